@@ -1,0 +1,159 @@
+/* http_client.c - keep-alive HTTP over libcurl. Easy handles live in a small free list:
+ * a call borrows one (with its open connection) and gives it back, so connections are
+ * reused and no lock is held while a request is on the wire. */
+#include "http_client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonx.h"
+#include "log.h"
+#include "xalloc.h"
+
+struct handle {
+    CURL *curl;
+    struct handle *next;
+};
+
+struct http_client {
+    long timeout_ms;
+    pthread_mutex_t lock; /* guards only the free list */
+    struct handle *free_list;
+};
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+http_client *http_client_new(long timeout_ms)
+{
+    pthread_once(&curl_once, curl_init_once);
+    http_client *c = xcalloc(1, sizeof *c);
+    c->timeout_ms = timeout_ms;
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+void http_client_free(http_client *c)
+{
+    if (!c)
+        return;
+    for (struct handle *h = c->free_list, *next; h; h = next) {
+        next = h->next;
+        curl_easy_cleanup(h->curl);
+        free(h);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static struct handle *borrow(http_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    struct handle *h = c->free_list;
+    if (h)
+        c->free_list = h->next;
+    pthread_mutex_unlock(&c->lock);
+    if (h)
+        return h;
+    h = xcalloc(1, sizeof *h);
+    h->curl = curl_easy_init();
+    if (!h->curl) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+static void give_back(http_client *c, struct handle *h)
+{
+    pthread_mutex_lock(&c->lock);
+    h->next = c->free_list;
+    c->free_list = h;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    size_t len = size * n;
+    b->data = xrealloc(b->data, b->len + len + 1);
+    memcpy(b->data + b->len, ptr, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return len;
+}
+
+int http_client_request(http_client *c, const char *method, const char *url, const char *body,
+                        size_t body_len, long *status, char **resp, size_t *resp_len)
+{
+    struct handle *h = borrow(c);
+    if (!h)
+        return -1;
+    CURL *cu = h->curl;
+    struct buf b = {0};
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+
+    curl_easy_reset(cu); /* keeps the connection cache, clears the last call's options */
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
+    if (body) {
+        curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    } else if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(cu, CURLOPT_HTTPGET, 1L);
+    }
+
+    CURLcode rc = curl_easy_perform(cu);
+    curl_slist_free_all(hdrs);
+    if (rc != CURLE_OK) {
+        log_warn("http client: %s %s: %s", method, url, curl_easy_strerror(rc));
+        free(b.data);
+        /* a failed handle may hold a broken connection: drop it rather than reuse it */
+        curl_easy_cleanup(cu);
+        free(h);
+        return -1;
+    }
+    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
+    give_back(c, h);
+    if (resp_len)
+        *resp_len = b.len;
+    if (resp)
+        *resp = b.data ? b.data : xstrdup("");
+    else
+        free(b.data);
+    return 0;
+}
+
+int http_client_json(http_client *c, const char *method, const char *url, const json_t *body,
+                     long *status, json_t **out)
+{
+    char *text = body ? jsonx_dump(body) : NULL, *resp = NULL;
+    size_t resp_len = 0;
+    int rc = http_client_request(c, method, url, text, text ? strlen(text) : 0, status, &resp, &resp_len);
+    free(text);
+    *out = NULL;
+    if (rc < 0)
+        return -1;
+    if (resp_len)
+        *out = json_loadb(resp, resp_len, JSON_DECODE_ANY, NULL);
+    free(resp);
+    return 0;
+}

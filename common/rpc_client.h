@@ -1,0 +1,28 @@
+/* rpc_client.h - many RPCs in flight over one AMQP connection, answers matched by
+ * correlation id, each call with its own deadline. One I/O thread owns the connection. */
+#ifndef RS_RPC_CLIENT_H
+#define RS_RPC_CLIENT_H
+
+#include <stddef.h>
+#include "mq.h"
+
+typedef struct rpc_client rpc_client;
+
+/* Starts the I/O thread; it connects (and reconnects) in the background.
+ * reply_queue is the durable queue answers come back on (responseQ). */
+rpc_client *rpc_client_new(const struct mq_cfg *cfg, const char *reply_queue);
+/* Stops the I/O thread; calls still waiting fail with RPC_ESHUTDOWN. */
+void rpc_client_free(rpc_client *c);
+
+enum { RPC_OK = 0, RPC_ETIMEOUT = -1, RPC_EUNAVAILABLE = -2, RPC_ESHUTDOWN = -3 };
+
+/* Publishes body on queue with a fresh correlation id and waits up to timeout_ms.
+ * On RPC_OK *answer is a NUL-terminated copy of the answer that the caller frees.
+ * corr_id_out (optional, >= 40 bytes) receives the correlation id used. */
+int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, long timeout_ms,
+             char **answer, size_t *answer_len, char *corr_id_out);
+
+/* True once the connection is up and the reply queue consumed. */
+int rpc_client_ready(rpc_client *c);
+
+#endif
