@@ -13,24 +13,28 @@ ASAN_BIN := $(SERVICES:%=build/asan/%)
 UNIT_SRC := $(wildcard tests/unit/*_test.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
+-include $(shell find build -name '*.d' 2>/dev/null)
+
 .PHONY: all asan unit test deps up down logs ps clean bench
 all: $(BIN)
 asan: $(ASAN_BIN)
 unit: $(UNIT_BIN)
 
-# $(1)=variant (rel|asan), $(2)=extra flags
+# $(1)=variant (rel|asan), $(2)=extra flags. Objects live in build/$(1)/obj,
+# binaries in build/$(1)/<service>; -MMD keeps header dependencies exact.
 define variant
-build/$(1)/%.o: %.c $$(wildcard common/*.h) $$(wildcard */*.h)
+build/$(1)/obj/%.o: %.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
-build/$(1)/libcommon.a: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard common/*.c))
+	$$(CC) $$(CFLAGS) $(2) -MMD -MP -c $$< -o $$@
+build/$(1)/libcommon.a: $$(patsubst %.c,build/$(1)/obj/%.o,$$(wildcard common/*.c))
 	@rm -f $$@; ar rcs $$@ $$^
-build/$(1)/lib%.a: $$$$(patsubst %.c,build/$(1)/%.o,$$$$(filter-out %/main.c,$$$$(wildcard %/*.c)))
+build/$(1)/lib%.a: $$$$(addprefix build/$(1)/obj/,$$$$(addsuffix .o,$$$$(basename $$$$(filter-out $$$$*/main.c,$$$$(wildcard $$$$*/*.c)))))
 	@rm -f $$@; ar rcs $$@ $$^
-build/$(1)/%: build/$(1)/%/main.o build/$(1)/lib%.a build/$(1)/libcommon.a
+build/$(1)/%: build/$(1)/obj/%/main.o build/$(1)/lib%.a build/$(1)/libcommon.a
 	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 endef
 .SECONDEXPANSION:
+.SECONDARY:
 $(eval $(call variant,rel,$(REL_FLAGS)))
 $(eval $(call variant,asan,$(ASAN_FLAGS)))
 

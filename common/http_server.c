@@ -97,6 +97,11 @@ http_reply *http_reply_raw(int status, const char *json_text, size_t len)
     return r;
 }
 
+int http_reply_status(const http_reply *r)
+{
+    return r->status;
+}
+
 void http_reply_free(http_reply *r)
 {
     if (!r)

@@ -58,6 +58,7 @@ http_reply *http_reply_error(int status, const char *fmt, ...) __attribute__((fo
 http_reply *http_reply_empty(int status);
 /* A reply with a raw JSON text already encoded; the text is copied. */
 http_reply *http_reply_raw(int status, const char *json_text, size_t len);
+int http_reply_status(const http_reply *r);
 void http_reply_free(http_reply *r);
 
 /* Decodes %XX (and '+' as space when plus_is_space) into a fresh string; NULL when a
