@@ -48,6 +48,8 @@ struct http_reply {
     char *body; /* malloc'ed JSON text or NULL; handed to MHD, which frees it */
     size_t len;
     char allow[64];
+    char *hname[HTTP_MAX_HEADERS], *hvalue[HTTP_MAX_HEADERS];
+    size_t nheaders;
 };
 
 /* ---- replies ---- */
@@ -97,6 +99,14 @@ http_reply *http_reply_raw(int status, const char *json_text, size_t len)
     return r;
 }
 
+void http_reply_header(http_reply *r, const char *name, const char *value)
+{
+    if (r->nheaders == HTTP_MAX_HEADERS)
+        return;
+    r->hname[r->nheaders] = xstrdup(name);
+    r->hvalue[r->nheaders++] = xstrdup(value);
+}
+
 int http_reply_status(const http_reply *r)
 {
     return r->status;
@@ -106,6 +116,10 @@ void http_reply_free(http_reply *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free(r->hname[i]);
+        free(r->hvalue[i]);
+    }
     free(r->body);
     free(r);
 }
@@ -285,6 +299,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, http_reply *r)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (*r->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    for (size_t i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     http_reply_free(r);
@@ -370,7 +386,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n > 0 && (size_t)n < sizeof msg && msg[n - 1] == '\n')
+        msg[n - 1] = '\0';
     log_warn("microhttpd: %s", msg);
 }
 
@@ -392,11 +410,11 @@ int http_server_start(http_server *srv, int port)
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                      MHD_USE_ERROR_LOG;
     srv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv,
+                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
                                    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                    MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("http: cannot listen on port %d", port);

@@ -7,6 +7,7 @@
 
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_HEADERS 4
 
 typedef struct http_server http_server;
 typedef struct http_req http_req;
@@ -58,6 +59,8 @@ http_reply *http_reply_error(int status, const char *fmt, ...) __attribute__((fo
 http_reply *http_reply_empty(int status);
 /* A reply with a raw JSON text already encoded; the text is copied. */
 http_reply *http_reply_raw(int status, const char *json_text, size_t len);
+/* Adds a response header (at most HTTP_MAX_HEADERS; more are dropped). */
+void http_reply_header(http_reply *r, const char *name, const char *value);
 int http_reply_status(const http_reply *r);
 void http_reply_free(http_reply *r);
 

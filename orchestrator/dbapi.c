@@ -106,8 +106,13 @@ http_reply *dbapi_read(http_req *req, void *ud)
     if (!a)
         return err;
     json_t *rows = json_incref(json_object_get(a, "body"));
+    const char *worker = NULL;
+    jsonx_get_str(a, "worker", &worker);
+    http_reply *r = http_reply_json(200, rows ? rows : json_array());
+    if (worker) /* which slave served the read: for operators and the round-robin test */
+        http_reply_header(r, "X-Worker", worker);
     json_decref(a);
-    return http_reply_json(200, rows ? rows : json_array());
+    return r;
 }
 
 /* Sends a write envelope; on success keeps the sequence and answers without it. */
