@@ -1,0 +1,216 @@
+"""Starts the real fleet as local processes for black-box tests.
+
+Everything binds loopback ports chosen at run time and keeps its files under one work
+directory, so a test run never collides with another broker, ZooKeeper or fleet.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+import uuid
+
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("RS_BIN", os.path.join(ROOT, "build", "rel"))
+RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # runs as the caller, unlike /usr/sbin's wrapper
+RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30.0, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"port {port} did not open in {timeout}s")
+
+
+def wait_until(pred, timeout=20.0, interval=0.1, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached in {timeout}s")
+
+
+class Proc:
+    """A child process with its log file; logs are JSON lines."""
+
+    def __init__(self, name, argv, env, workdir):
+        self.name = name
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self._log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                      cwd=workdir, start_new_session=True)
+        self.pid = self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def log_has(self, text):
+        with open(self.log_path, "rb") as f:
+            return text.encode() in f.read()
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.alive():
+            try:
+                os.killpg(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, timeout=10):
+        if self.alive():
+            self.kill(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.popen.wait(5)
+        self._log.close()
+
+
+class Rabbit:
+    """A private RabbitMQ node: own node name, ports and data directory."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "rabbit")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.node = f"rs{self.port}@localhost"
+        with open(os.path.join(self.dir, "plugins"), "w") as f:
+            f.write("[].\n")
+        self.env = dict(os.environ, RABBITMQ_NODENAME=self.node, RABBITMQ_NODE_PORT=str(self.port),
+                        RABBITMQ_DIST_PORT=str(free_port()), RABBITMQ_MNESIA_BASE=os.path.join(self.dir, "mnesia"),
+                        RABBITMQ_LOG_BASE=os.path.join(self.dir, "log"),
+                        RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(self.dir, "plugins"), HOME=self.dir)
+        self.proc = None
+
+    def start(self):
+        self.proc = Proc("rabbitmq", [RABBIT_SERVER], self.env, self.dir)
+        wait_port(self.port, 60, self.proc.popen)
+        subprocess.run([RABBITMQCTL, "-n", self.node, "await_startup"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def add_vhost(self, name):
+        for args in (["add_vhost", name], ["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]):
+            subprocess.run([RABBITMQCTL, "-n", self.node] + args, env=self.env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def stop(self):
+        if self.proc:
+            subprocess.run([RABBITMQCTL, "-n", self.node, "stop"], env=self.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            self.proc.stop()
+
+
+class Fleet:
+    """Orchestrator, workers, users, rides and nginx on one broker vhost of their own."""
+
+    def __init__(self, workdir, rabbit):
+        self.dir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.rabbit = rabbit
+        self.vhost = "v" + uuid.uuid4().hex[:12]
+        rabbit.add_vhost(self.vhost)
+        self.procs = []
+        self.workers = {}
+        self.orch_url = self.users_url = self.rides_url = self.lb_url = None
+
+    def base_env(self, **extra):
+        env = dict(os.environ, AMQP_HOST="127.0.0.1", AMQP_PORT=str(self.rabbit.port), AMQP_VHOST=self.vhost,
+                   LOG_LEVEL=os.environ.get("RS_LOG_LEVEL", "info"))
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def _start(self, name, binary, env):
+        p = Proc(name, [os.path.join(BIN, binary)], env, self.dir)
+        self.procs.append(p)
+        return p
+
+    def _service(self, name, binary, **env):
+        port = free_port()
+        p = self._start(name, binary, self.base_env(PORT=port, **env))
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _healthy(url), 30, what=f"{name} healthy")
+        return p, url
+
+    def start_orchestrator(self, **env):
+        self.orch, self.orch_url = self._service("orchestrator", "orchestrator", **env)
+        return self.orch
+
+    def start_worker(self, role="slave", name=None, wait=True, **env):
+        name = name or f"{role}-{len(self.workers)}"
+        p = self._start(name, "worker", self.base_env(WORKER_ROLE=role, WORKER_ID=name,
+                                                      DB_PATH=os.path.join(self.dir, f"{name}.db"), **env))
+        self.workers[name] = p
+        if wait:
+            wait_until(lambda: p.log_has(READY_TEXT[role]) or not p.alive(), 60, what=f"{name} ready")
+            assert p.alive(), f"worker {name} died on start; see {p.log_path}"
+        return p
+
+    def start_dbaas(self, slaves=2):
+        self.start_orchestrator()
+        self.start_worker("master", "master")
+        for i in range(slaves):
+            self.start_worker("slave", f"slave-{i}")
+
+    def start_services(self):
+        lb_port = free_port()
+        self.lb_url = f"http://127.0.0.1:{lb_port}"
+        self.users, self.users_url = self._service("users", "users", ORCH_URL=self.orch_url)
+        self.rides, self.rides_url = self._service("rides", "rides", ORCH_URL=self.orch_url,
+                                                   USERS_URL=self.lb_url + "/api/v1/users")
+        self.start_nginx(lb_port)
+
+    def start_nginx(self, port):
+        run = os.path.join(self.dir, "nginx")
+        os.makedirs(os.path.join(run, "logs"), exist_ok=True)
+        with open(os.path.join(ROOT, "docker", "lb", "nginx.conf.template")) as f:
+            conf = string.Template(f.read()).safe_substitute(
+                LB_PORT=port, LB_RUN_DIR=run,
+                USERS_UPSTREAM=self.users_url.split("//")[1], RIDES_UPSTREAM=self.rides_url.split("//")[1])
+        path = os.path.join(run, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        p = Proc("nginx", ["/usr/sbin/nginx", "-p", run, "-c", path, "-e", os.path.join(run, "logs", "error.log")],
+                 dict(os.environ), self.dir)
+        self.procs.append(p)
+        wait_port(port, 20, p.popen)
+        self.nginx = p
+
+    def stop(self):
+        for p in reversed(self.procs):
+            p.stop()
+
+
+# The log line a worker writes once it serves its role (worker/*.c).
+READY_TEXT = {"master": "master: serving writes", "slave": "slave: serving reads"}
+
+
+def _healthy(url):
+    try:
+        return requests.get(url + "/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def db(fleet, op, body, timeout=10):
+    """POSTs a db request at the orchestrator; returns the response."""
+    return requests.post(f"{fleet.orch_url}/api/v1/db/{op}", data=json.dumps(body) if body is not None else None,
+                         timeout=timeout)
