@@ -1,0 +1,117 @@
+"""make bench: brings up a fleet on loopback, drives it with wrk, prints one table.
+
+Scenarios: db/read and db/write at the orchestrator, and through nginx the rides list and
+user creation. Each runs for BENCH_SECONDS (default 10) with BENCH_CONNECTIONS (default 32).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from fleet import Fleet, Rabbit, db  # noqa: E402
+
+import requests  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+
+
+def lua_post(path, body):
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, dir=WORK)
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(json.dumps(body))}\n")
+    f.close()
+    return f.name
+
+
+def lua_put_users():
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, dir=WORK)
+    f.write('local n = 0\nlocal id = tostring(math.random(1, 1e9))\n'
+            'request = function()\n  n = n + 1\n'
+            '  local body = string.format(\'{"username":"b%s-%d","password":"%s"}\', id, n, string.rep("a", 40))\n'
+            '  return wrk.format("PUT", "/api/v1/users", {["Content-Type"]="application/json"}, body)\nend\n')
+    f.close()
+    return f.name
+
+
+def lua_write():
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, dir=WORK)
+    f.write('local n = 0\nlocal id = tostring(math.random(1, 1e9))\n'
+            'request = function()\n  n = n + 1\n'
+            '  local body = string.format(\'{"table":"users","insert":{"username":"w%s-%d","password":"%s"}}\','
+            ' id, n, string.rep("a", 40))\n'
+            '  return wrk.format("POST", "/api/v1/db/write", {["Content-Type"]="application/json"}, body)\nend\n')
+    f.close()
+    return f.name
+
+
+def lua_get():
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, dir=WORK)
+    f.write('wrk.method = "GET"\n')
+    f.close()
+    return f.name
+
+
+def to_ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    x = float(m.group(1))
+    return {"us": x / 1000, "ms": x, "s": x * 1000}[m.group(2)]
+
+
+def wrk(url, script):
+    out = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CONNS), "-d", f"{SECONDS}s", "--latency",
+                          "-s", script, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, p50, p99, int(non2xx.group(1)) if non2xx else 0
+
+
+def seed(f):
+    assert db(f, "clear", None).status_code == 200
+    lb = f.lb_url
+    for i in range(20):
+        requests.put(f"{lb}/api/v1/users", json={"username": f"seed{i}", "password": "c" * 40}, timeout=10)
+    for i in range(50):
+        r = requests.post(f"{lb}/api/v1/rides", json={"created_by": f"seed{i % 20}", "timestamp": "01-01-2035:00-00-10",
+                                                       "source": 3, "destination": 7}, timeout=10)
+        assert r.status_code == 201, r.text
+
+
+def main():
+    global WORK
+    WORK = tempfile.mkdtemp(prefix="rideshare-bench-")
+    rabbit = Rabbit(WORK)
+    rabbit.start()
+    f = Fleet(os.path.join(WORK, "fleet"), rabbit)
+    rows = []
+    try:
+        f.start_dbaas(slaves=2)
+        f.start_services()
+        seed(f)
+        read = lua_post("/api/v1/db/read", {"table": "rides", "columns": ["id", "created_by", "timestamp"],
+                                            "where": {"source": 3, "destination": 7}, "order": ["timestamp", "id"]})
+        rows.append(("db/read (orchestrator, 2 slaves)", wrk(f.orch_url + "/api/v1/db/read", read)))
+        rows.append(("GET /api/v1/rides?source&destination (nginx)",
+                     wrk(f.lb_url + "/api/v1/rides?source=3&destination=7", lua_get())))
+        rows.append(("PUT /api/v1/users (nginx)", wrk(f.lb_url + "/api/v1/users", lua_put_users())))
+        rows.append(("db/write (orchestrator)", wrk(f.orch_url + "/api/v1/db/write", lua_write())))
+    finally:
+        f.stop()
+        rabbit.stop()
+    print(f"\n{CONNS} connections, {SECONDS}s each, 1 master + 2 slaves, {os.cpu_count()} cores\n")
+    print(f"| {'scenario':<46} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'non-2xx':>7} |")
+    print(f"|{'-' * 48}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
+    for name, (rps, p50, p99, bad) in rows:
+        print(f"| {name:<46} | {rps:>8.0f} | {p50:>7.2f} | {p99:>7.2f} | {bad:>7} |")
+
+
+if __name__ == "__main__":
+    main()
