@@ -1,0 +1,129 @@
+/* membership.c - the fleet's znodes: worker registration and published pids. */
+#include "membership.h"
+
+#include "log.h"
+#include "xalloc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int membership_init(struct zk *zk)
+{
+    const char *paths[] = {ZKP_WORKERS, ZKP_PIDS, ZKP_ELECTION};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        int rc = zk_ensure_path(zk, paths[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return ZK_OK;
+}
+
+static char *member_json(const char *id, const char *role, long pid)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I}", "id", id, "role", role, "pid", (json_int_t)pid);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+int membership_register(struct zk *zk, const char *id, const char *role, long pid)
+{
+    int rc = zk_ensure_path(zk, ZKP_WORKERS);
+    if (rc < 0)
+        return rc;
+    char *path = xasprintf(ZKP_WORKERS "/%s", id);
+    char *data = member_json(id, role, pid);
+    rc = data ? zk_create(zk, path, data, strlen(data), ZKF_EPHEMERAL | ZKF_OWNED, NULL, 0) : ZK_ERR;
+    if (rc == ZK_EEXISTS)
+        log_error("membership: %s is already registered by another session", path);
+    free(path);
+    free(data);
+    return rc;
+}
+
+int membership_update(struct zk *zk, const char *id, const char *role, long pid)
+{
+    char *path = xasprintf(ZKP_WORKERS "/%s", id);
+    char *data = member_json(id, role, pid);
+    int rc = data ? zk_set(zk, path, data, strlen(data)) : ZK_ERR;
+    free(path);
+    free(data);
+    return rc;
+}
+
+int membership_parse(const struct zk_child *kid, struct member *out)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t err;
+    json_t *o = json_loadb(kid->data, kid->len, 0, &err);
+    const char *id = NULL, *role = NULL;
+    json_int_t pid = 0;
+    int rc = -1;
+    if (!o || json_unpack(o, "{s:s, s:s, s?:I}", "id", &id, "role", &role, "pid", &pid) != 0) {
+        log_warn("membership: malformed worker znode %s", kid->name);
+        goto done;
+    }
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->role, sizeof out->role, "%s", role);
+    out->pid = (long)pid;
+    rc = 0;
+done:
+    json_decref(o);
+    return rc;
+}
+
+int membership_publish_pid(struct zk *zk, const char *id, long pid)
+{
+    char *path = xasprintf(ZKP_PIDS "/%s", id);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld", pid);
+    int rc = zk_ensure_path(zk, ZKP_PIDS);
+    if (rc == ZK_OK)
+        rc = zk_create(zk, path, buf, (size_t)n, ZKF_PERSISTENT, NULL, 0);
+    if (rc == ZK_EEXISTS)
+        rc = zk_set(zk, path, buf, (size_t)n);
+    free(path);
+    return rc;
+}
+
+int membership_read_pid(struct zk *zk, const char *id, long *pid)
+{
+    char *path = xasprintf(ZKP_PIDS "/%s", id);
+    char *data = NULL;
+    int rc = zk_get(zk, path, &data, NULL);
+    if (rc == ZK_OK) {
+        char *end;
+        long v = strtol(data, &end, 10);
+        if (end == data || *end || v <= 0) {
+            log_error("membership: %s holds no pid: \"%s\"", path, data);
+            rc = ZK_ERR;
+        } else {
+            *pid = v;
+        }
+    }
+    free(data);
+    free(path);
+    return rc;
+}
+
+int membership_wait_pid(struct zk *zk, const char *id, long timeout_ms, long *pid)
+{
+    for (long waited = 0;; waited += 100) {
+        int rc = membership_read_pid(zk, id, pid);
+        if (rc == ZK_OK || rc == ZK_ERR || waited >= timeout_ms)
+            return rc;
+        struct timespec pause = {0, 100 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
+int membership_forget_pid(struct zk *zk, const char *id)
+{
+    char *path = xasprintf(ZKP_PIDS "/%s", id);
+    int rc = zk_delete(zk, path);
+    free(path);
+    return rc == ZK_ENONODE ? ZK_OK : rc;
+}

@@ -1,0 +1,46 @@
+/* membership.h - the fleet's layout in ZooKeeper, in one place.
+ *
+ *   /rideshare/workers/<worker-id>   ephemeral, owned by the worker's session; data
+ *                                    {"id": "<worker-id>", "role": "master"|"slave", "pid": <pid or 0>}
+ *   /rideshare/pids/<worker-id>      persistent, written by the orchestrator once it knows the
+ *                                    worker's host pid (a container cannot see its own); data "<pid>"
+ *   /rideshare/election/<pid>-<id>   ephemeral candidates, pid zero-padded to 10 digits (election.h)
+ *   /rideshare/master                ephemeral, data "<worker-id>": whoever created it is master */
+#ifndef RS_MEMBERSHIP_H
+#define RS_MEMBERSHIP_H
+
+#include "zk.h"
+
+#define ZKP_ROOT "/rideshare"
+#define ZKP_WORKERS "/rideshare/workers"
+#define ZKP_PIDS "/rideshare/pids"
+#define ZKP_ELECTION "/rideshare/election"
+#define ZKP_MASTER "/rideshare/master"
+
+#define MEMBER_ID_MAX 64
+
+struct member {
+    char id[MEMBER_ID_MAX];
+    char role[8];  /* "master" or "slave" */
+    long pid;      /* 0 until known */
+};
+
+/* Creates the persistent parents of the layout; idempotent. */
+int membership_init(struct zk *zk);
+/* The worker's own znode, re-created by zk.c after a session expiry. */
+int membership_register(struct zk *zk, const char *id, const char *role, long pid);
+/* Rewrites the worker's znode data (e.g. a slave that became master). */
+int membership_update(struct zk *zk, const char *id, const char *role, long pid);
+/* Parses one child of ZKP_WORKERS as delivered by zk_watch_children; -1 if malformed. */
+int membership_parse(const struct zk_child *kid, struct member *out);
+
+/* Orchestrator: records a worker's host pid (persistent, overwritten if present). */
+int membership_publish_pid(struct zk *zk, const char *id, long pid);
+/* The pid published for id: ZK_ENONODE until the orchestrator has written it. */
+int membership_read_pid(struct zk *zk, const char *id, long *pid);
+/* Polls membership_read_pid until it succeeds or timeout_ms passes. */
+int membership_wait_pid(struct zk *zk, const char *id, long timeout_ms, long *pid);
+/* Drops the pid record of a worker that is gone for good; a missing record is fine. */
+int membership_forget_pid(struct zk *zk, const char *id);
+
+#endif
