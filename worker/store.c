@@ -12,6 +12,9 @@
  * statement prepared; the least recently used one is finalized when it is full. */
 #define STORE_CACHE_SIZE 32
 #define STORE_BUSY_MS 5000
+/* A redelivered write comes back within seconds; ten thousand answers is ample. */
+#define STORE_LOG_KEEP 10000
+#define STORE_LOG_PRUNE_EVERY 256
 
 struct cached_stmt {
     char *sql;
@@ -270,7 +273,12 @@ int store_log_put(store *s, const char *id, int64_t seq, const char *response)
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, seq);
     sqlite3_bind_text(st, 3, response, -1, SQLITE_STATIC);
-    return step_done(s, st, "writing write_log");
+    if (step_done(s, st, "writing write_log") < 0)
+        return -1;
+    /* Pruning in batches keeps the cost off most writes. */
+    if (seq % STORE_LOG_PRUNE_EVERY == 0 && seq > STORE_LOG_KEEP)
+        return store_log_prune(s, seq - STORE_LOG_KEEP);
+    return 0;
 }
 
 int store_log_prune(store *s, int64_t below)
@@ -316,7 +324,7 @@ fail:
     return -1;
 }
 
-/* 0 when the opened image has our five tables. */
+/* 0 when the opened image has our five tables and is intact. */
 static int snapshot_check(sqlite3 *img)
 {
     sqlite3_stmt *st = NULL;
@@ -332,6 +340,16 @@ static int snapshot_check(sqlite3 *img)
         ok = 0;
     else
         log_error("sqlite: snapshot lacks the worker's tables");
+    sqlite3_finalize(st);
+    if (ok < 0)
+        return -1;
+    /* A damaged image must not replace a good copy: a quick check reads every page. */
+    ok = -1;
+    if (sqlite3_prepare_v2(img, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0)
+        ok = 0;
+    else
+        log_error("sqlite: snapshot fails its integrity check: %s", sqlite3_errmsg(img));
     sqlite3_finalize(st);
     return ok;
 }

@@ -46,7 +46,8 @@ int store_clear(store *s, int64_t *changes);
 /* write_log: the answer already given for a write request id. 1 and *response (the
  * caller frees it) when found, 0 when not, negative on error. */
 int store_log_get(store *s, const char *id, int64_t *seq, char **response);
-/* Records (or replaces) the answer for id; call inside the write's transaction. */
+/* Records (or replaces) the answer for id; call inside the write's transaction. Keeps
+ * about the newest 10000 entries by seq, pruning now and then. */
 int store_log_put(store *s, const char *id, int64_t seq, const char *response);
 /* Keeps only the entries with seq > below. */
 int store_log_prune(store *s, int64_t below);
