@@ -12,6 +12,7 @@
 #include "areas.h"
 #include "db_client.h"
 #include "http_server.h"
+#include "jbuf.h"
 #include "jsonx.h"
 #include "log.h"
 #include "timestamp.h"
@@ -186,17 +187,38 @@ static http_reply *list_rides(http_req *req, void *ud)
         json_decref(rows);
         return http_reply_empty(204);
     }
-    json_t *out = json_array(), *row;
+    /* Written straight as text: this is the hot call, and each row would otherwise be
+     * three jansson objects built only to be dumped. */
+    struct jbuf b;
+    jbuf_init(&b, 16 + json_array_size(rows) * 128);
+    jbuf_lit(&b, "[");
+    json_t *row;
     size_t i;
     json_array_foreach(rows, i, row) {
-        json_t *o = json_object();
-        json_object_set(o, "rideId", json_object_get(row, "id"));
-        json_object_set(o, "username", json_object_get(row, "created_by"));
-        set_timestamp(o, json_object_get(row, "timestamp"));
-        json_array_append_new(out, o);
+        json_t *id = json_object_get(row, "id"), *by = json_object_get(row, "created_by");
+        const char *stored = json_string_value(json_object_get(row, "timestamp"));
+        char api[TS_LEN + 1];
+        if (!json_is_integer(id) || !json_is_string(by) || !stored || timestamp_db_to_api(stored, api) != 0) {
+            log_warn("rides: the database answered a malformed ride row");
+            jbuf_free(&b);
+            json_decref(rows);
+            return http_reply_error(500, "the database answered a malformed ride");
+        }
+        if (i)
+            jbuf_lit(&b, ",");
+        jbuf_lit(&b, "{\"rideId\":");
+        jbuf_int(&b, json_integer_value(id));
+        jbuf_lit(&b, ",\"username\":");
+        jbuf_str(&b, json_string_value(by));
+        jbuf_lit(&b, ",\"timestamp\":\"");
+        jbuf_raw(&b, api, TS_LEN);
+        jbuf_lit(&b, "\"}");
     }
+    jbuf_lit(&b, "]");
     json_decref(rows);
-    return http_reply_json(200, out);
+    http_reply *r = http_reply_raw(200, b.data, b.len);
+    jbuf_free(&b);
+    return r;
 }
 
 /* GET /api/v1/rides/{rideId} -> the ride with its joined users in join order; 204 if none. */
