@@ -65,13 +65,19 @@ static int ask_snapshot(struct slave *sl)
     return wire_publish(sl->c, CH_SYNC, &m);
 }
 
-static int start_resync(struct slave *sl, const char *why)
+/* From now on sync messages wait in buffered until a snapshot is installed. */
+static int want_snapshot(struct slave *sl)
 {
-    log_warn("slave: resync from a fresh snapshot: %s (applied %" PRId64 ")", why, sl->st.applied);
     sl->resyncing = 1;
     if (!sl->buffered)
         sl->buffered = json_array();
     return ask_snapshot(sl);
+}
+
+static int start_resync(struct slave *sl, const char *why)
+{
+    log_warn("slave: resync from a fresh snapshot: %s (applied %" PRId64 ")", why, sl->st.applied);
+    return want_snapshot(sl);
 }
 
 /* Applies one write or clear of a sync message in one transaction with applied_seq and
@@ -342,7 +348,8 @@ static int setup(struct slave *sl)
         return -1;
     if (mq_consume(c, CH_SYNC, sl->sync_queue, TAG_SYNC, 0) < 0 || mq_consume(c, CH_SYNC, sl->reply_queue, TAG_REPLY, 1) < 0)
         return -1;
-    return start_resync(sl, "starting");
+    log_info("slave: asking the master for a snapshot");
+    return want_snapshot(sl);
 }
 
 /* Becomes ready to run as master: stops taking reads (unacked ones go back to readQ for
