@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# fleet.sh - the Rideshare fleet in containers (docker-compose.yml); see docker/README.md.
+#
+#   scripts/fleet.sh up      install what is missing, build the base image (no registry
+#                            needed) and the images, start, wait until lb, users, rides and
+#                            the orchestrator answer GET /healthz
+#   scripts/fleet.sh down    stop and remove the fleet and every worker container the
+#                            orchestrator started (label rideshare.role=worker); keeps data
+#   scripts/fleet.sh clean   down + remove the volumes (wipes the workers' databases)
+#   scripts/fleet.sh logs [service...]   follow the logs (workers: docker logs <name>)
+#   scripts/fleet.sh ps      compose services and worker containers
+#
+# Environment: UP_TIMEOUT (s, default 300), FLEET_STATIC_WORKERS=1 (stopgap: two static
+# workers until the orchestrator starts them), and the settings docker-compose.yml passes on
+# (SCALE_INTERVAL, LOG_LEVEL, RPC_TIMEOUT_MS, *_HOST_PORT, ...).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-rideshare}
+export COMPOSE_FILE="$root/docker-compose.yml"
+UP_TIMEOUT=${UP_TIMEOUT:-300}
+WORKER_LABEL=rideshare.role=worker
+FLEET_LABEL=rideshare.fleet=rideshare # FLEET in docker-compose.yml
+NETWORK=rideshare
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+log() { printf 'fleet: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+profiles=()
+[ "${FLEET_STATIC_WORKERS:-0}" = 1 ] && profiles=(--profile static-workers)
+compose() { docker-compose "${profiles[@]}" "$@"; }
+
+apt_install() { # apt_install <command> <package>: installs package when command is missing
+    command -v "$1" >/dev/null 2>&1 && return 0
+    log "installing $2"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+
+ensure_tools() {
+    command -v docker >/dev/null 2>&1 || die "docker is not installed"
+    docker info >/dev/null 2>&1 || die "the Docker daemon is not reachable (is it running? may $(id -un) use it?)"
+    apt_install docker-compose docker-compose
+    apt_install curl curl
+    [ -x /usr/sbin/debootstrap ] || apt_install debootstrap debootstrap
+    # The orchestrator's non-root user reaches the Docker socket through its group.
+    DOCKER_GID=$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
+    export DOCKER_GID
+}
+
+# Workers are started by the orchestrator, not by compose: find them by their labels
+# (role and fleet, so test fleets with another FLEET on the same engine are left alone),
+# and anything else still attached to the fleet's network (it would keep the network).
+worker_containers() {
+    { docker ps -aq --filter "label=$WORKER_LABEL" --filter "label=$FLEET_LABEL"
+      docker ps -aq --filter "network=$NETWORK" 2>/dev/null || true
+    } | sort -u
+}
+
+remove_workers() {
+    local ids
+    ids=$(worker_containers)
+    [ -z "$ids" ] && return 0
+    log "removing $(echo "$ids" | wc -l) worker container(s)"
+    # shellcheck disable=SC2086
+    docker rm -f $ids >/dev/null
+}
+
+# wait_healthz <name> <url>: polls until 200 or the deadline.
+wait_healthz() {
+    while :; do
+        if curl -fsS -o /dev/null --max-time 2 "$2"; then
+            log "$1 answers $2"
+            return 0
+        fi
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 1
+    done
+}
+
+cmd_up() {
+    local t0=$SECONDS
+    ensure_tools
+    "$root/docker/base-image.sh"
+    log "building images"
+    # Legacy builder (docker-py); network: host for builds is set in docker-compose.yml.
+    # orchestrator first: it creates the package layers the other three C images share
+    # (built in parallel from scratch, each would install them again).
+    { compose build orchestrator && compose build --parallel; } >/tmp/rideshare-build.log 2>&1 || {
+        tail -n 40 /tmp/rideshare-build.log >&2
+        die "image build failed (full log: /tmp/rideshare-build.log)"
+    }
+    log "images built ($((SECONDS - t0)) s); starting"
+    deadline=$(( $(date +%s) + UP_TIMEOUT ))
+    # Compose itself waits for the healthchecks its depends_on conditions name.
+    if ! compose up -d --remove-orphans; then
+        compose ps >&2 || true
+        compose logs --tail=30 >&2 || true
+        die "docker-compose up failed"
+    fi
+    local name port failed=""
+    for name in lb:${LB_HOST_PORT:-8080} users:${USERS_HOST_PORT:-8001} \
+                rides:${RIDES_HOST_PORT:-8002} orchestrator:${ORCH_HOST_PORT:-8081}; do
+        port=${name#*:}; name=${name%%:*}
+        wait_healthz "$name" "http://127.0.0.1:$port/healthz" || failed+=" $name"
+    done
+    if [ -n "$failed" ]; then
+        compose ps >&2 || true
+        for name in $failed; do compose logs --tail=40 "$name" >&2 || true; done
+        die "no 200 from GET /healthz within ${UP_TIMEOUT}s:$failed"
+    fi
+    log "fleet up in $((SECONDS - t0)) s: lb http://127.0.0.1:${LB_HOST_PORT:-8080}," \
+        "orchestrator http://127.0.0.1:${ORCH_HOST_PORT:-8081}"
+}
+
+cmd_down() {
+    command -v docker-compose >/dev/null 2>&1 || die "docker-compose is not installed"
+    export DOCKER_GID=${DOCKER_GID:-0}
+    # The orchestrator first, so it does not replace the workers we remove; then the workers
+    # (they hold the network and the volume), then everything compose knows.
+    docker-compose --profile static-workers stop -t 10 orchestrator >/dev/null 2>&1 || true
+    remove_workers
+    docker-compose --profile static-workers down --remove-orphans -t 10 "$@"
+    remove_workers # anything started in between
+    local left
+    left=$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")
+    [ -z "$left" ] || die "containers left behind: $left"
+}
+
+cmd_clean() {
+    cmd_down -v
+    docker volume rm rideshare-worker-data >/dev/null 2>&1 || true
+}
+
+cmd_logs() {
+    export DOCKER_GID=${DOCKER_GID:-0}
+    compose logs -f --tail=100 "$@"
+}
+
+cmd_ps() {
+    export DOCKER_GID=${DOCKER_GID:-0}
+    compose ps
+    echo
+    echo "workers (labels $WORKER_LABEL, $FLEET_LABEL):"
+    docker ps -a --filter "label=$WORKER_LABEL" --filter "label=$FLEET_LABEL" \
+        --format 'table {{.Names}}\t{{.Status}}\t{{.Image}}\t{{.ID}}'
+}
+
+case "${1:-}" in
+up | down | clean | logs | ps) c=$1; shift; "cmd_$c" "$@" ;;
+*) echo "usage: $0 up|down|clean|logs|ps" >&2; exit 2 ;;
+esac
