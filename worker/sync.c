@@ -30,7 +30,7 @@ enum sync_action sync_decide(const struct sync_state *st, const char *epoch, int
     }
     if (seq <= st->applied)
         return SYNC_SKIP;
-    if (seq == st->applied + 1 && (same || unknown))
+    if (seq - 1 == st->applied && (same || unknown)) /* seq > applied: no overflow */
         return SYNC_APPLY;
     return SYNC_RESYNC; /* a gap, or a new term whose begin marker we never saw */
 }

@@ -151,6 +151,19 @@ static void test_stream_across_snapshot_and_failover(void **state)
     assert_string_equal(st.epoch, "B");
 }
 
+static void test_extreme_sequences(void **state)
+{
+    (void)state;
+    struct sync_state st = at("A", INT64_MAX);
+    assert_int_equal(sync_decide(&st, "A", INT64_MAX, 0), SYNC_SKIP);
+    assert_int_equal(sync_decide(&st, "A", INT64_MIN, 0), SYNC_SKIP);
+    st = at("A", INT64_MAX - 1);
+    assert_int_equal(sync_decide(&st, "A", INT64_MAX, 0), SYNC_APPLY);
+    st = at("A", -5); /* never written by us, but a message must not break the rules */
+    assert_int_equal(sync_decide(&st, "A", -4, 0), SYNC_APPLY);
+    assert_int_equal(sync_decide(&st, "A", INT64_MAX, 0), SYNC_RESYNC);
+}
+
 static void test_action_names(void **state)
 {
     (void)state;
@@ -171,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_done_updates_state),
         cmocka_unit_test(test_exhaustive_table),
         cmocka_unit_test(test_stream_across_snapshot_and_failover),
+        cmocka_unit_test(test_extreme_sequences),
         cmocka_unit_test(test_action_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
