@@ -217,9 +217,11 @@ static int handle(struct master *m, const amqp_envelope_t *env)
     if (!json_is_object(msg)) {
         rc = refuse(m, env, 400, msg ? "a write message must be a JSON object" : err);
     } else if (json_is_true(json_object_get(msg, "snapshot"))) {
-        rc = serve_snapshot(m, env);
+        /* Acked first: a snapshot the broker refuses (too big) must not come back forever;
+         * the slave asks again anyway. */
+        rc = mq_ack(m->c, CH_WRITES, env->delivery_tag);
         if (rc == 0)
-            rc = mq_ack(m->c, CH_WRITES, env->delivery_tag);
+            rc = serve_snapshot(m, env);
     } else if (json_is_true(json_object_get(msg, "clear"))) {
         rc = apply_write(m, env, id, NULL);
     } else {
