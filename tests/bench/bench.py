@@ -30,25 +30,31 @@ def lua_post(path, body):
     return f.name
 
 
-def lua_put_users():
+# wrk gives every thread its own Lua state: setup() numbers the threads so that each
+# one makes names of its own, unique across threads and runs.
+UNIQUE_LUA = """
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) prefix = string.format("%d-%d", tid, os.time()) ; n = 0 end
+"""
+
+
+def lua_unique(path, method, body_fmt):
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, dir=WORK)
-    f.write('local n = 0\nlocal id = tostring(math.random(1, 1e9))\n'
-            'request = function()\n  n = n + 1\n'
-            '  local body = string.format(\'{"username":"b%s-%d","password":"%s"}\', id, n, string.rep("a", 40))\n'
-            '  return wrk.format("PUT", "/api/v1/users", {["Content-Type"]="application/json"}, body)\nend\n')
+    f.write(UNIQUE_LUA + 'request = function()\n  n = n + 1\n'
+            f"  local body = string.format('{body_fmt}', prefix, n)\n"
+            f'  return wrk.format("{method}", "{path}", {{["Content-Type"]="application/json"}}, body)\nend\n')
     f.close()
     return f.name
+
+
+def lua_put_users():
+    return lua_unique("/api/v1/users", "PUT", '{"username":"b%s-%d","password":"' + "a" * 40 + '"}')
 
 
 def lua_write():
-    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, dir=WORK)
-    f.write('local n = 0\nlocal id = tostring(math.random(1, 1e9))\n'
-            'request = function()\n  n = n + 1\n'
-            '  local body = string.format(\'{"table":"users","insert":{"username":"w%s-%d","password":"%s"}}\','
-            ' id, n, string.rep("a", 40))\n'
-            '  return wrk.format("POST", "/api/v1/db/write", {["Content-Type"]="application/json"}, body)\nend\n')
-    f.close()
-    return f.name
+    return lua_unique("/api/v1/db/write", "POST",
+                      '{"table":"users","insert":{"username":"w%s-%d","password":"' + "a" * 40 + '"}}')
 
 
 def lua_get():
@@ -59,17 +65,21 @@ def lua_get():
 
 
 def to_ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    m = re.match(r"([\d.]+)(us|ms|s|m)", v)
+    if not m:
+        raise ValueError(f"unexpected wrk latency {v!r}")
     x = float(m.group(1))
-    return {"us": x / 1000, "ms": x, "s": x * 1000}[m.group(2)]
+    return {"us": x / 1000, "ms": x, "s": x * 1000, "m": x * 60000}[m.group(2)]
 
 
 def wrk(url, script):
     out = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CONNS), "-d", f"{SECONDS}s", "--latency",
                           "-s", script, url], capture_output=True, text=True, check=True).stdout
+    if "50%" not in out:
+        raise RuntimeError(f"wrk printed no latency distribution:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, p50, p99, int(non2xx.group(1)) if non2xx else 0
 
