@@ -270,7 +270,7 @@ static http_reply *dispatch(http_server *srv, http_req *req)
         if (strcmp(rt->method, req->method) == 0) {
             if (route_match(rt->pattern, req->path, req, 1) < 0)
                 return http_reply_error(400, "the path holds a malformed percent-escape");
-            return rt->handler(req, srv->ud);
+            return rt->handler(req, rt->ud ? rt->ud : srv->ud);
         }
         if (!strstr(allow, rt->method) && strlen(allow) + strlen(rt->method) + 3 < sizeof allow) {
             if (*allow)

@@ -22,6 +22,7 @@ struct http_route {
     const char *method;
     const char *pattern;
     http_handler handler;
+    void *ud; /* handed to the handler; NULL: the server's ud */
 };
 
 /* Called once per request before routing (for request counters); must be thread-safe. */

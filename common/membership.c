@@ -127,3 +127,22 @@ int membership_forget_pid(struct zk *zk, const char *id)
     free(path);
     return rc == ZK_ENONODE ? ZK_OK : rc;
 }
+
+int membership_evict(struct zk *zk, const char *id, long pid)
+{
+    char *path = xasprintf(ZKP_WORKERS "/%s", id);
+    int rc = zk_delete(zk, path);
+    free(path);
+    if (pid > 0) {
+        path = xasprintf(ZKP_ELECTION "/%010ld-%s", pid, id);
+        int r2 = zk_delete(zk, path);
+        free(path);
+        if (r2 < 0 && r2 != ZK_ENONODE)
+            rc = r2;
+    }
+    char *master = NULL;
+    if (zk_get(zk, ZKP_MASTER, &master, NULL) == ZK_OK && strcmp(master, id) == 0)
+        zk_delete(zk, ZKP_MASTER);
+    free(master);
+    return rc == ZK_ENONODE ? ZK_OK : rc;
+}

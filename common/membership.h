@@ -40,6 +40,10 @@ int membership_publish_pid(struct zk *zk, const char *id, long pid);
 int membership_read_pid(struct zk *zk, const char *id, long *pid);
 /* Polls membership_read_pid until it succeeds or timeout_ms passes. */
 int membership_wait_pid(struct zk *zk, const char *id, long timeout_ms, long *pid);
+/* Removes what a dead worker left in ZooKeeper: its member node, its election candidate
+ * and /rideshare/master if it held it, so the fleet reacts now instead of after the dead
+ * session times out. Only for a worker known to be dead. */
+int membership_evict(struct zk *zk, const char *id, long pid);
 /* Drops the pid record of a worker that is gone for good; a missing record is fine. */
 int membership_forget_pid(struct zk *zk, const char *id);
 

@@ -1,5 +1,7 @@
-/* main.c - the orchestrator: the DBaaS HTTP front door over RabbitMQ. */
+/* main.c - the orchestrator: the DBaaS HTTP front door over RabbitMQ, and, when
+ * ZooKeeper is configured, the keeper of the worker fleet. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "dbapi.h"
@@ -8,6 +10,18 @@
 #include "mq.h"
 #include "rpc_client.h"
 #include "signals.h"
+#include "spawner.h"
+#include "supervisor.h"
+#include "zk.h"
+
+/* The fleet routes when no fleet is supervised: nothing to list, nothing to crash. */
+static http_reply *no_fleet(http_req *req, void *ud)
+{
+    (void)ud;
+    if (strcmp(http_req_method(req), "GET") == 0)
+        return http_reply_json(200, json_array());
+    return http_reply_error(400, "no worker fleet is supervised here (ZK_HOSTS is unset)");
+}
 
 int main(void)
 {
@@ -15,20 +29,43 @@ int main(void)
     log_init("orchestrator");
     int port = (int)config_long("PORT", 8081, 0, 65535);
     long timeout_ms = config_long("RPC_TIMEOUT_MS", 5000, 100, 600000);
+    const char *zk_hosts = config_str("ZK_HOSTS", "");
+    int zk_session_ms = (int)config_long("ZK_SESSION_MS", 1500, 200, 60000);
     struct mq_cfg mq;
     mq_cfg_from_env(&mq);
+    struct spawner_cfg spcfg;
+    spawner_cfg_from_env(&spcfg);
+    struct supervisor_cfg supcfg;
+    supervisor_cfg_from_env(&supcfg);
 
     int rc = 1;
     http_server *srv = NULL;
     dbapi *db = NULL;
+    struct zk *zk = NULL;
+    struct spawner *sp = NULL;
+    supervisor *sup = NULL;
     rpc_client *rpc = rpc_client_new(&mq, MQ_RESPONSE_QUEUE);
     if (!rpc)
         goto fail;
     db = dbapi_new(rpc, timeout_ms);
+
+    /* Without ZooKeeper the orchestrator is only the db front door (workers are run by
+     * hand or by tests); fleet routes then answer 400 "there is no master/slave". */
+    if (*zk_hosts) {
+        if (!(zk = zk_new(zk_hosts, zk_session_ms, 30000)) || !(sp = spawner_new(&spcfg)))
+            goto fail;
+        sup = supervisor_new(&supcfg, sp, zk);
+        if (supervisor_start(sup) < 0)
+            goto fail;
+        dbapi_set_read_hook(db, supervisor_count_read, sup);
+    }
     const struct http_route routes[] = {
-        {"POST", "/api/v1/db/read", dbapi_read},
-        {"POST", "/api/v1/db/write", dbapi_write},
-        {"POST", "/api/v1/db/clear", dbapi_clear},
+        {"POST", "/api/v1/db/read", dbapi_read, db},
+        {"POST", "/api/v1/db/write", dbapi_write, db},
+        {"POST", "/api/v1/db/clear", dbapi_clear, db},
+        {"POST", "/api/v1/crash/master", sup ? supervisor_crash_master : no_fleet, sup},
+        {"POST", "/api/v1/crash/slave", sup ? supervisor_crash_slave : no_fleet, sup},
+        {"GET", "/api/v1/worker/list", sup ? supervisor_worker_list : no_fleet, sup},
     };
     srv = http_server_new(routes, sizeof routes / sizeof routes[0], db);
     http_server_set_health(srv, dbapi_ready);
@@ -38,6 +75,9 @@ int main(void)
     rc = 0;
 fail:
     http_server_free(srv);
+    supervisor_free(sup);
+    spawner_free(sp);
+    zk_free(zk);
     rpc_client_free(rpc);
     dbapi_free(db);
     return rc;

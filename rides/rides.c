@@ -392,15 +392,15 @@ static http_reply *clear_db(http_req *req, void *ud)
 
 /* First match wins, so the literal "count" comes before the "*" routes. */
 static const struct http_route routes[] = {
-    {"POST", RIDES_PATH, create_ride},
-    {"GET", RIDES_PATH, list_rides},
-    {"GET", RIDES_PATH "/count", count_rides},
-    {"GET", RIDES_PATH "/*", get_ride},
-    {"POST", RIDES_PATH "/*", join_ride},
-    {"DELETE", RIDES_PATH "/*", delete_ride},
-    {"GET", "/api/v1/_count", get_count},
-    {"DELETE", "/api/v1/_count", reset_count},
-    {"POST", "/api/v1/db/clear", clear_db},
+    {"POST", RIDES_PATH, create_ride, NULL},
+    {"GET", RIDES_PATH, list_rides, NULL},
+    {"GET", RIDES_PATH "/count", count_rides, NULL},
+    {"GET", RIDES_PATH "/*", get_ride, NULL},
+    {"POST", RIDES_PATH "/*", join_ride, NULL},
+    {"DELETE", RIDES_PATH "/*", delete_ride, NULL},
+    {"GET", "/api/v1/_count", get_count, NULL},
+    {"DELETE", "/api/v1/_count", reset_count, NULL},
+    {"POST", "/api/v1/db/clear", clear_db, NULL},
 };
 
 rides_svc *rides_svc_new(const struct rides_cfg *cfg)

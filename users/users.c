@@ -167,12 +167,12 @@ static http_reply *clear_db(http_req *req, void *ud)
 }
 
 static const struct http_route routes[] = {
-    {"PUT", USERS_PATH, put_user},
-    {"GET", USERS_PATH, list_users},
-    {"DELETE", USERS_PATH "/*", delete_user},
-    {"GET", "/api/v1/_count", get_count},
-    {"DELETE", "/api/v1/_count", reset_count},
-    {"POST", "/api/v1/db/clear", clear_db},
+    {"PUT", USERS_PATH, put_user, NULL},
+    {"GET", USERS_PATH, list_users, NULL},
+    {"DELETE", USERS_PATH "/*", delete_user, NULL},
+    {"GET", "/api/v1/_count", get_count, NULL},
+    {"DELETE", "/api/v1/_count", reset_count, NULL},
+    {"POST", "/api/v1/db/clear", clear_db, NULL},
 };
 
 users_svc *users_svc_new(const struct users_cfg *cfg)

@@ -1,0 +1,41 @@
+/* supervisor.h - keeps the worker fleet whole: one master, the wanted number of slaves.
+ *
+ * Membership comes from ZooKeeper (/rideshare/workers, watched); liveness from the
+ * spawner (docker inspect or waitpid). One thread acts: it respawns what died, publishes
+ * the pids of the workers it starts, applies the autoscaler's count and removes what is
+ * dead or surplus. Callbacks and HTTP handlers only record facts and wake it.
+ *
+ * While ZooKeeper is unreachable it does nothing: an unknown fleet is never "repaired".
+ * After a restart it adopts the workers the spawner lists (docker labels); the election
+ * in ZooKeeper, not this module, picks the master, so a restart never makes a second one. */
+#ifndef RS_SUPERVISOR_H
+#define RS_SUPERVISOR_H
+
+#include "http_server.h"
+#include "spawner.h"
+#include "zk.h"
+
+struct supervisor_cfg {
+    double scale_interval; /* SCALE_INTERVAL seconds, default 120 */
+    int max_slaves;        /* MAX_SLAVES, default 8 */
+    long grace_ms;         /* SPAWN_GRACE_MS, default 30000: time a new worker has to register */
+};
+
+typedef struct supervisor supervisor;
+
+void supervisor_cfg_from_env(struct supervisor_cfg *cfg);
+/* sp and zk are borrowed and must outlive the supervisor. */
+supervisor *supervisor_new(const struct supervisor_cfg *cfg, struct spawner *sp, struct zk *zk);
+/* Adopts the existing fleet, starts the watch and the acting thread. */
+int supervisor_start(supervisor *s);
+void supervisor_free(supervisor *s);
+
+/* Counts one db/read for the autoscaler (a dbapi read hook; ud is the supervisor). */
+void supervisor_count_read(void *ud);
+
+/* POST /api/v1/crash/master, POST /api/v1/crash/slave, GET /api/v1/worker/list. */
+http_reply *supervisor_crash_master(http_req *req, void *ud);
+http_reply *supervisor_crash_slave(http_req *req, void *ud);
+http_reply *supervisor_worker_list(http_req *req, void *ud);
+
+#endif
