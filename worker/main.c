@@ -1,11 +1,13 @@
 /* main.c - the worker: one SQLite copy of the DBaaS data, serving as master (writes) or
- * slave (reads), chosen at run time. Settings come from the environment (README). */
+ * slave (reads). Without ZK_HOSTS, WORKER_ROLE decides for life (SIGUSR1 promotes a
+ * slave); with it, the ZooKeeper election does (ha.h). Settings: the environment (README). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "ha.h"
 #include "log.h"
 #include "master.h"
 #include "slave.h"
@@ -21,7 +23,7 @@ static void on_stop(int sig)
     stop_requested = 1;
 }
 
-/* SIGUSR1 asks a slave to become master: a manual seam until ZooKeeper drives it. */
+/* SIGUSR1 asks a slave to become master: the manual seam when ZooKeeper is not used. */
 static void on_promote(int sig)
 {
     (void)sig;
@@ -48,10 +50,29 @@ static void install_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* Runs the role: a master until it stops or abdicates, a slave until it stops or is
+ * promoted, then a master on the same store. */
+static int run(store *s, struct worker_ctx *w, int master, ha *h)
+{
+    int rc;
+    if (!master) {
+        rc = slave_run(s, w);
+        if (rc != SLAVE_PROMOTE)
+            return rc;
+        if (h && ha_promoted(h) < 0)
+            return MASTER_ABDICATED;
+    }
+    rc = master_run(s, w);
+    if (rc == MASTER_ABDICATED)
+        log_error("worker %s: lost the master role in ZooKeeper; exiting so that it is replaced", w->id);
+    return rc;
+}
+
 int main(void)
 {
     char default_id[128], host[64] = "worker";
     struct worker_ctx w = {.stop = &stop_requested, .should_promote = should_promote};
+    ha *h = NULL;
     int rc;
 
     log_init("worker");
@@ -63,6 +84,8 @@ int main(void)
     w.read_prefetch = (unsigned)config_long("READ_PREFETCH", 1, 1, 65535);
     const char *role = config_str("WORKER_ROLE", "slave");
     const char *path = config_str("DB_PATH", "./worker.db");
+    const char *zk_hosts = config_str("ZK_HOSTS", "");
+    int session_ms = (int)config_long("ZK_SESSION_MS", 1500, 200, 600000);
     if (strcmp(role, "master") != 0 && strcmp(role, "slave") != 0) {
         log_error("WORKER_ROLE=\"%s\" is neither master nor slave", role);
         return 2;
@@ -71,15 +94,28 @@ int main(void)
     store *s = store_new(path);
     if (!s)
         return 1;
-    log_info("worker %s starting as %s on %s", w.id, role, path);
-    if (strcmp(role, "master") == 0) {
-        rc = master_run(s, &w);
-    } else {
-        rc = slave_run(s, &w);
-        if (rc == SLAVE_PROMOTE)
-            rc = master_run(s, &w);
+    int master = strcmp(role, "master") == 0;
+    log_info("worker %s starting as %s on %s%s%s", w.id, role, path, zk_hosts[0] ? ", ZooKeeper " : "", zk_hosts);
+    if (zk_hosts[0]) {
+        h = ha_new(zk_hosts, session_ms, w.id);
+        if (!h) {
+            store_free(s);
+            return 1;
+        }
+        ha_wire(h, &w);
+        /* WORKER_ROLE=master means "the fleet has no master yet": stand at once. A slave
+         * stands only once its copy is complete (the on_synced seam). */
+        if (master && (master = ha_claim(h, 1000)) < 0) {
+            ha_free(h);
+            store_free(s);
+            return 1;
+        }
     }
+    rc = run(s, &w, master, h);
+    ha_free(h); /* a master hands over at once */
     store_free(s);
     log_info("worker %s stopped", w.id);
+    if (rc == MASTER_ABDICATED)
+        return 3;
     return rc < 0 ? 1 : 0;
 }

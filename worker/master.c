@@ -236,24 +236,41 @@ static int handle(struct master *m, const amqp_envelope_t *env)
     return rc;
 }
 
-/* One connection's life: -1 when it broke, 0 when asked to stop. */
+static int abdicating(const struct master *m)
+{
+    const struct worker_ctx *w = m->w;
+    return w->should_abdicate && w->should_abdicate(w->seam_ud);
+}
+
+/* One connection's life: -1 when it broke, MASTER_STOPPED when asked to stop,
+ * MASTER_ABDICATED when no longer elected. */
 static int serve(struct master *m)
 {
+    if (abdicating(m))
+        return MASTER_ABDICATED;
     if (setup(m) < 0)
         return -1;
     while (!*m->w->stop) {
+        if (abdicating(m))
+            return MASTER_ABDICATED;
         amqp_envelope_t env;
         int got = wire_recv(m->c, &env, RECV_TIMEOUT_MS);
         if (got < 0)
             return -1;
         if (got == 0)
             continue;
+        /* Asked again with the write in hand: the election may have moved while we
+         * waited. Unacked, it goes back to writeQ when the connection closes. */
+        if (abdicating(m)) {
+            amqp_destroy_envelope(&env);
+            return MASTER_ABDICATED;
+        }
         int rc = handle(m, &env);
         amqp_destroy_envelope(&env);
         if (rc < 0)
             return -1;
     }
-    return 0;
+    return MASTER_STOPPED;
 }
 
 int master_run(store *s, const struct worker_ctx *w)
@@ -265,15 +282,22 @@ int master_run(store *s, const struct worker_ctx *w)
     snprintf(m.epoch, sizeof m.epoch, "%.64s@%lld", w->id, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     if (store_applied_seq(s, &m.applied) < 0)
         return -1;
-    while (!*w->stop) {
+    int rc = MASTER_STOPPED;
+    while (!*w->stop && rc != MASTER_ABDICATED) {
         m.c = wire_connect(w);
         if (!m.c)
             break;
-        if (serve(&m) < 0 && !*w->stop)
+        rc = serve(&m);
+        if (rc < 0 && !*w->stop)
             log_warn("master: lost RabbitMQ; reconnecting");
+        /* Closing drops the consumer at once: writeQ is free for the next master. */
         mq_close(m.c);
         m.c = NULL;
     }
+    if (rc == MASTER_ABDICATED) {
+        log_warn("master: no longer the elected master; stopped taking writes at seq %" PRId64, m.applied);
+        return MASTER_ABDICATED;
+    }
     log_info("master: stopped at seq %" PRId64, m.applied);
-    return 0;
+    return MASTER_STOPPED;
 }

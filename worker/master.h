@@ -6,9 +6,14 @@
 #include "store.h"
 #include "worker.h"
 
-/* Runs until *w->stop is set, reconnecting to RabbitMQ as needed. A new master term
- * (epoch) starts with every call, announced by a begin marker at the store's sequence.
- * 0 on a requested stop, negative when the store fails. */
+enum {
+    MASTER_STOPPED = 0,   /* *w->stop was set */
+    MASTER_ABDICATED = 1, /* w->should_abdicate() said so: no longer the elected master */
+};
+
+/* Runs until *w->stop is set or the master abdicates, reconnecting to RabbitMQ as needed.
+ * A new master term (epoch) starts with every call, announced by a begin marker at the
+ * store's sequence. MASTER_STOPPED, MASTER_ABDICATED, or negative when the store fails. */
 int master_run(store *s, const struct worker_ctx *w);
 
 #endif

@@ -25,7 +25,11 @@
 #define SNAPSHOT_RETRY_MS 3000 /* ask again (no master yet, or it died meanwhile) */
 #define READ_RESYNC_MS 3000    /* a read still behind this long: our copy may have a hole */
 #define READ_GIVE_UP_MS 10000  /* the orchestrator gave up long ago: release the message */
-#define DRAIN_IDLE_MS 500      /* a promoted slave's queue counts as drained after this quiet */
+/* A promoted slave's queue counts as drained after this quiet. We are elected only once
+ * the old master is gone, and it answered a write only after the broker confirmed the
+ * sync message into our queue, which the broker pushes to us without a prefetch limit:
+ * everything is already on its way, so a short quiet is enough. */
+#define DRAIN_IDLE_MS 200
 
 /* A read that arrived before the copy reached its min_seq; still unacked. */
 struct pending_read {
@@ -48,6 +52,7 @@ struct slave {
     unsigned asked;      /* snapshot requests so far, for correlation ids */
     json_t *buffered;    /* sync messages that arrived while resyncing, in order */
     int serving;         /* readQ is consumed */
+    int synced;          /* what on_synced was last told */
     struct pending_read *reads;
 };
 
@@ -65,10 +70,22 @@ static int ask_snapshot(struct slave *sl)
     return wire_publish(sl->c, CH_SYNC, &m);
 }
 
+/* Tells w->on_synced when the copy becomes complete or stops being so. */
+static void set_synced(struct slave *sl, int synced)
+{
+    const struct worker_ctx *w = sl->w;
+    if (sl->synced == synced)
+        return;
+    sl->synced = synced;
+    if (w->on_synced)
+        w->on_synced(synced, w->seam_ud);
+}
+
 /* From now on sync messages wait in buffered until a snapshot is installed. */
 static int want_snapshot(struct slave *sl)
 {
     sl->resyncing = 1;
+    set_synced(sl, 0);
     if (!sl->buffered)
         sl->buffered = json_array();
     return ask_snapshot(sl);
@@ -304,6 +321,8 @@ static int on_snapshot(struct slave *sl, const amqp_envelope_t *env)
         return -1;
     if (!sl->serving && !sl->resyncing && start_serving(sl) < 0)
         return -1;
+    if (!sl->resyncing)
+        set_synced(sl, 1); /* the initial sync (or a resync) is complete */
     return check_reads(sl);
 }
 
@@ -409,7 +428,7 @@ static int serve(struct slave *sl)
     for (;;) {
         if (*sl->w->stop)
             return SLAVE_STOPPED;
-        if (sl->w->should_promote && sl->w->should_promote(sl->w->promote_ud))
+        if (sl->w->should_promote && sl->w->should_promote(sl->w->seam_ud))
             return promote(sl);
         if (sl->resyncing && wire_now_ms() - sl->asked_ms > SNAPSHOT_RETRY_MS && ask_snapshot(sl) < 0)
             return -1;
@@ -439,6 +458,8 @@ int slave_run(store *s, const struct worker_ctx *w)
         rc = serve(&sl);
         if (rc < 0 && !*w->stop)
             log_warn("slave: lost RabbitMQ; reconnecting, then resyncing");
+        if (rc != SLAVE_PROMOTE)
+            set_synced(&sl, 0); /* the next connection starts with a snapshot */
         reset(&sl);
         mq_close(sl.c);
         sl.c = NULL;

@@ -1,5 +1,6 @@
 /* worker.h - what main hands to a role (master_run, slave_run): settings, the stop flag
- * and the promotion seam. Header only: there is no behaviour to hold. */
+ * and the seams the election drives (promote, abdicate, synced). Header only: there is
+ * no behaviour to hold. */
 #ifndef RS_WORKER_WORKER_H
 #define RS_WORKER_WORKER_H
 
@@ -14,9 +15,16 @@ struct worker_ctx {
     volatile sig_atomic_t *stop;      /* set by SIGTERM/SIGINT; every loop checks it */
     /* Asked by a slave between messages: nonzero makes it drain its sync queue and
      * return SLAVE_PROMOTE so main runs master_run() on the same store. NULL: never.
-     * The ZooKeeper election drives it; for now main wires SIGUSR1 to it. */
+     * The ZooKeeper election drives it (ZK_HOSTS set); without ZooKeeper, SIGUSR1. */
     int (*should_promote)(void *ud);
-    void *promote_ud;
+    /* Told by a slave whenever its copy becomes complete (1: the snapshot and the changes
+     * buffered meanwhile are applied, reads are served) or stops being so (0: a resync or
+     * a lost connection). Only a complete copy may stand for master. NULL: nobody listens. */
+    void (*on_synced)(int synced, void *ud);
+    /* Asked by a master between writes: nonzero makes master_run return MASTER_ABDICATED
+     * at once, the write in hand unacked (RabbitMQ gives it to the next master). NULL: never. */
+    int (*should_abdicate)(void *ud);
+    void *seam_ud; /* the ud of the three seams above */
 };
 
 #endif

@@ -1,0 +1,152 @@
+/* ha.c - membership, pid and election of one worker (see ha.h). The seams are called on
+ * the role's own thread only; the election keeps its state behind its own lock. */
+#include "ha.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "election.h"
+#include "log.h"
+#include "membership.h"
+#include "xalloc.h"
+
+#define CONNECT_WAIT_MS 30000
+#define PID_WAIT_MS 30000
+
+struct ha {
+    struct zk *zk;
+    struct election *el; /* NULL while we do not stand */
+    const char *id;      /* borrowed: WORKER_ID lives as long as the process */
+    long pid;
+};
+
+static void nap_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+ha *ha_new(const char *hosts, int session_ms, const char *id)
+{
+    ha *h = xcalloc(1, sizeof *h);
+    h->id = id;
+    h->zk = zk_new(hosts, session_ms, CONNECT_WAIT_MS);
+    if (!h->zk)
+        goto fail;
+    if (membership_init(h->zk) < 0 || membership_register(h->zk, id, "slave", 0) < 0) {
+        log_error("ha: cannot register %s in ZooKeeper", id);
+        goto fail;
+    }
+    if (strcmp(config_str("WORKER_PID", ""), "self") == 0) {
+        h->pid = (long)getpid();
+    } else if (membership_wait_pid(h->zk, id, PID_WAIT_MS, &h->pid) < 0) {
+        log_error("ha: no pid published for %s within %d s", id, PID_WAIT_MS / 1000);
+        goto fail;
+    }
+    if (membership_update(h->zk, id, "slave", h->pid) < 0)
+        goto fail;
+    log_info("ha: %s registered in ZooKeeper with pid %ld", id, h->pid);
+    return h;
+fail:
+    ha_free(h);
+    return NULL;
+}
+
+static int stand(ha *h)
+{
+    if (h->el)
+        return 0;
+    h->el = election_new(h->zk, h->id, h->pid, NULL, NULL);
+    if (!h->el)
+        return -1;
+    log_info("ha: %s stands for master (pid %ld)", h->id, h->pid);
+    return 0;
+}
+
+static void withdraw(ha *h)
+{
+    if (!h->el)
+        return;
+    election_free(h->el);
+    h->el = NULL;
+    log_info("ha: %s left the election", h->id);
+}
+
+void ha_free(ha *h)
+{
+    if (!h)
+        return;
+    withdraw(h);
+    zk_free(h->zk);
+    free(h);
+}
+
+static int should_promote(void *ud)
+{
+    ha *h = ud;
+    return h->el && election_is_master(h->el);
+}
+
+static void on_synced(int synced, void *ud)
+{
+    ha *h = ud;
+    if (synced) {
+        if (stand(h) < 0)
+            log_error("ha: cannot enter the election; serving reads only");
+    } else {
+        withdraw(h); /* a copy that misses data must never become master */
+    }
+}
+
+/* Anything but MASTER: another master holds /rideshare/master, or we cannot tell
+ * (ZooKeeper lost), in which case another may be elected any moment. */
+static int should_abdicate(void *ud)
+{
+    ha *h = ud;
+    return !h->el || election_role(h->el) != ELECTION_MASTER;
+}
+
+void ha_wire(ha *h, struct worker_ctx *w)
+{
+    w->should_promote = should_promote;
+    w->on_synced = on_synced;
+    w->should_abdicate = should_abdicate;
+    w->seam_ud = h;
+}
+
+static int became_master(ha *h)
+{
+    if (membership_update(h->zk, h->id, "master", h->pid) < 0)
+        log_warn("ha: cannot mark %s as master in its member node", h->id);
+    return 0;
+}
+
+int ha_claim(ha *h, long wait_ms)
+{
+    if (stand(h) < 0)
+        return -1;
+    for (long waited = 0; waited < wait_ms; waited += 20) {
+        if (election_is_master(h->el)) {
+            log_info("ha: %s elected master", h->id);
+            return became_master(h) == 0 ? 1 : -1;
+        }
+        nap_ms(20);
+    }
+    char *holder = election_master_id(h->zk);
+    log_info("ha: %s not elected (master: %s); syncing as a slave first", h->id, holder ? holder : "none yet");
+    free(holder);
+    withdraw(h);
+    return 0;
+}
+
+int ha_promoted(ha *h)
+{
+    if (!should_promote(h)) {
+        log_error("ha: %s lost the election while draining its sync queue", h->id);
+        return -1;
+    }
+    return became_master(h);
+}
