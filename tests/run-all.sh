@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test tier and ends with one line: "total: N passed, M failed".
 #   1. unit tests (cmocka, built with ASan/UBSan) - build/asan/tests/*
-#   2. harness scripts that need a server of their own - tests/integration/*_harness.sh
+#   2. shell tests that need a server of their own - tests/integration/*_test.sh
 #   3. black-box suites (pytest) against the real fleet - tests/integration/test_*.py
 # Each tier's counts are read from its runner's own summary; a binary that dies without
 # one counts as a failure.
@@ -31,8 +31,8 @@ for t in build/asan/tests/*; do
     [ "$f" -eq 0 ] || sed 's/^/    | /' "$out" | tail -40
 done
 
-echo "== harness tests"
-for h in tests/integration/*_harness.sh; do
+echo "== shell tests"
+for h in tests/integration/*_test.sh; do
     [ -x "$h" ] || continue
     if "$h" >"$out" 2>&1; then rc=0; else rc=$?; fi
     line=$(grep -aE '^[a-z]*:? ?[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
