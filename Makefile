@@ -15,7 +15,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
-.PHONY: all asan unit test deps up down logs ps clean bench
+.PHONY: all asan unit test deps up down logs ps clean bench fuzz memcheck
 all: $(BIN)
 asan: $(ASAN_BIN)
 unit: $(UNIT_BIN)
@@ -53,6 +53,14 @@ test: deps
 
 bench: deps all
 	@tests/bench/run.sh
+
+# libFuzzer targets (clang), each for FUZZ_SECONDS; see tests/fuzz/README.md.
+fuzz: deps
+	@tests/fuzz/run.sh
+
+# The black-box DBaaS and API suites with every service under valgrind.
+memcheck: deps all
+	@tests/memcheck.sh
 
 # The container fleet (docker/, docker-compose.yml); see README.md.
 up:
