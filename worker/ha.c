@@ -15,6 +15,7 @@
 
 #define CONNECT_WAIT_MS 30000
 #define PID_WAIT_MS 30000
+#define CLAIM_MAX_MS 30000 /* a hinted master waits at most this long for a master to exist */
 
 struct ha {
     struct zk *zk;
@@ -128,15 +129,25 @@ int ha_claim(ha *h, long wait_ms)
 {
     if (stand(h) < 0)
         return -1;
-    for (long waited = 0; waited < wait_ms; waited += 20) {
+    /* Normally decided in milliseconds. A master or a lower candidate that is there
+     * already may be a dead worker whose session has not expired yet (an orchestrator
+     * restarted with its fleet): give it the time to vanish before settling for slave,
+     * and never settle while nobody is master (a slave could not sync from anyone). */
+    long patience = wait_ms + 2L * zk_session_timeout(h->zk);
+    char *holder = NULL;
+    for (long waited = 0;; waited += 20) {
         if (election_is_master(h->el)) {
             log_info("ha: %s elected master", h->id);
             return became_master(h) == 0 ? 1 : -1;
         }
+        if (waited >= patience) {
+            holder = election_master_id(h->zk);
+            if (holder || waited >= CLAIM_MAX_MS)
+                break;
+        }
         nap_ms(20);
     }
-    char *holder = election_master_id(h->zk);
-    log_info("ha: %s not elected (master: %s); syncing as a slave first", h->id, holder ? holder : "none yet");
+    log_info("ha: %s not elected (master: %s); syncing as a slave first", h->id, holder ? holder : "none");
     free(holder);
     withdraw(h);
     return 0;

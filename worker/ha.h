@@ -20,7 +20,8 @@ void ha_free(ha *h);
  * it is no longer one. */
 void ha_wire(ha *h, struct worker_ctx *w);
 
-/* WORKER_ROLE=master: stands at once and waits up to wait_ms to be elected. 1 when
+/* WORKER_ROLE=master: stands at once and waits up to wait_ms (plus two session timeouts,
+ * for a dead predecessor's session to expire) to be elected. 1 when
  * elected (member node now says master), 0 when not (out of the election again, to
  * come back as a synced slave), negative on error. */
 int ha_claim(ha *h, long wait_ms);
