@@ -1,11 +1,12 @@
-"""Shared fixtures: one private RabbitMQ per test session, a fresh fleet per module."""
+"""Shared fixtures: one private RabbitMQ (and ZooKeeper) per test session, a fresh fleet
+per module; an HA fleet gets a ZooKeeper of its own, since the znode root is fixed."""
 import os
 import shutil
 import tempfile
 
 import pytest
 
-from fleet import Fleet, Rabbit
+from fleet import Fleet, Rabbit, ZooKeeper
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +46,37 @@ def lb_fleet(request, rabbit, workroot):
         yield f
     finally:
         f.stop()
+
+
+@pytest.fixture(scope="session")
+def zookeeper(workroot):
+    """A private ZooKeeper for the session (skips when Debian's zookeeper is missing)."""
+    if not ZooKeeper.available():
+        pytest.skip("no ZooKeeper (apt-get install zookeeper)")
+    z = ZooKeeper(workroot)
+    z.start()
+    yield z
+    z.stop()
+
+
+def make_ha_fleet(request, rabbit, workroot, **env):
+    """An orchestrator supervising its own workers (SPAWNER=process) on a ZooKeeper of
+    its own; yields the fleet once it has a master and a slave serving."""
+    if not ZooKeeper.available():
+        pytest.skip("no ZooKeeper (apt-get install zookeeper)")
+    name = request.module.__name__ + "-ha"
+    z = ZooKeeper(os.path.join(workroot, name), name="zookeeper")
+    z.start()
+    f = Fleet(os.path.join(workroot, name), rabbit)
+    try:
+        f.start_ha(z, **env)
+        yield f
+    finally:
+        f.stop()
+        z.stop()
+
+
+@pytest.fixture(scope="module")
+def ha_fleet(request, rabbit, workroot):
+    """1 master + 1 slave run by the orchestrator; SCALE_INTERVAL 4 s, MAX_SLAVES 4."""
+    yield from make_ha_fleet(request, rabbit, workroot, SCALE_INTERVAL=4, MAX_SLAVES=4)

@@ -119,6 +119,86 @@ class Rabbit:
             self.proc.stop()
 
 
+class ZooKeeper:
+    """A private, standalone ZooKeeper: own port and data directory, tickTime 200 ms so
+    sessions as short as 400 ms are allowed."""
+
+    JAR = "/usr/share/java/zookeeper.jar"
+
+    def __init__(self, workdir, name="zookeeper"):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.name = name
+        self.port = free_port()
+        self.hosts = f"127.0.0.1:{self.port}"
+        self.proc = None
+
+    @classmethod
+    def available(cls):
+        return os.path.exists(cls.JAR) and shutil.which("java") is not None
+
+    def start(self):
+        argv = ["java", "-Xmx128m", "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.4lw.commands.whitelist=*",
+                "-cp", "/usr/share/java/*:/etc/zookeeper/conf",
+                "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.port), os.path.join(self.dir, "data"), "200"]
+        self.proc = Proc(self.name, argv, dict(os.environ), self.dir)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if not self.proc.alive():
+                raise RuntimeError(f"zookeeper exited; see {self.proc.log_path}")
+            if self.four_letter("srvr").find("Mode: standalone") >= 0:
+                return
+            time.sleep(0.2)
+        raise TimeoutError("zookeeper did not start in 60s")
+
+    def four_letter(self, word):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(word.encode())
+                out = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    out += chunk
+                return out.decode(errors="replace")
+        except OSError:
+            return ""
+
+    def ephemerals(self):
+        """{session id: [ephemeral paths]} from the "dump" four-letter word."""
+        out, sess = {}, None
+        text = self.four_letter("dump")
+        section = text.split("ephemeral nodes dump:", 1)[-1].split("Connections dump:", 1)[0]
+        for line in section.splitlines():
+            line = line.strip()
+            if line.startswith("0x"):
+                sess = line.rstrip(":")
+                out[sess] = []
+            elif line.startswith("/") and sess:
+                out[sess].append(line)
+        return out
+
+    def candidates(self):
+        """The pids standing in the election, ascending."""
+        return sorted(int(p.rsplit("/", 1)[1].split("-", 1)[0]) for paths in self.ephemerals().values()
+                      for p in paths if p.startswith("/rideshare/election/"))
+
+    def master_pid(self):
+        """The pid of whoever holds /rideshare/master (its session's election candidate
+        is /rideshare/election/<pid, 10 digits>-<id>), or None."""
+        for paths in self.ephemerals().values():
+            if "/rideshare/master" in paths:
+                for p in paths:
+                    if p.startswith("/rideshare/election/"):
+                        return int(p.rsplit("/", 1)[1].split("-", 1)[0])
+        return None
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+
+
 class Fleet:
     """Orchestrator, workers, users, rides and nginx on one broker vhost of their own."""
 
@@ -153,6 +233,38 @@ class Fleet:
     def start_orchestrator(self, **env):
         self.orch, self.orch_url = self._service("orchestrator", "orchestrator", **env)
         return self.orch
+
+    def start_ha(self, zk, scale_interval=120, max_slaves=8, **env):
+        """An orchestrator that runs its own workers (SPAWNER=process) under ZooKeeper;
+        their logs go to the orchestrator's."""
+        self.zk = zk
+        self.ha_env = dict(SPAWNER="process", WORKER_BIN=os.path.join(BIN, "worker"),
+                           DATA_DIR=os.path.join(self.dir, "data"), ZK_HOSTS=zk.hosts, ZK_SESSION_MS=1500,
+                           SCALE_INTERVAL=scale_interval, MAX_SLAVES=max_slaves, FLEET="f" + uuid.uuid4().hex[:8])
+        self.ha_env.update(env)
+        return self.start_orchestrator(**self.ha_env)
+
+    def restart_orchestrator(self, sig=signal.SIGTERM, timeout=20):
+        """Stops the orchestrator alone (its process, not its group) and starts it again on
+        the same port with the same settings."""
+        old = self.orch
+        os.kill(old.pid, sig)
+        old.popen.wait(timeout)
+        old._log.close()
+        port = int(self.orch_url.rsplit(":", 1)[1])
+        p = self._start("orchestrator", "orchestrator", self.base_env(PORT=port, **self.ha_env))
+        wait_until(lambda: _healthy(self.orch_url), 30, what="orchestrator healthy again")
+        self.orch = p
+        return p
+
+    def worker_list(self):
+        r = requests.get(f"{self.orch_url}/api/v1/worker/list", timeout=5)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def crash(self, kind):
+        """POST /api/v1/crash/<kind>; the response."""
+        return requests.post(f"{self.orch_url}/api/v1/crash/{kind}", timeout=10)
 
     def start_worker(self, role="slave", name=None, wait=True, **env):
         name = name or f"{role}-{len(self.workers)}"
