@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,11 @@ int http_client_request(http_client *c, const char *method, const char *url, con
     struct buf b = {0};
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+    char idh[80];
+    if (*log_request_id()) { /* the request we are serving goes on with its id */
+        snprintf(idh, sizeof idh, "X-Request-Id: %s", log_request_id());
+        hdrs = curl_slist_append(hdrs, idh);
+    }
 
     curl_easy_reset(cu); /* keeps the connection cache, clears the last call's options */
     curl_easy_setopt(cu, CURLOPT_URL, url);

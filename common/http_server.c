@@ -8,11 +8,14 @@
 #include "http_server.h"
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "http_metrics.h"
 #include "jsonx.h"
 #include "log.h"
 #include "xalloc.h"
@@ -28,6 +31,8 @@ struct http_server {
     int (*health)(void *ud);
     struct MHD_Daemon *daemon;
     int port;
+    http_metrics *metrics;
+    void (*metrics_extra)(sbuf *out, void *ud);
 };
 
 struct http_req {
@@ -41,12 +46,15 @@ struct http_req {
     size_t nparams;
     char **owned; /* decoded query values handed out by http_req_query */
     size_t nowned;
+    int route; /* the route that took it, -1 for none */
+    struct timespec start;
 };
 
 struct http_reply {
     int status;
     char *body; /* malloc'ed JSON text or NULL; handed to MHD, which frees it */
     size_t len;
+    const char *ctype; /* NULL: application/json */
     char allow[64];
     char *hname[HTTP_MAX_HEADERS], *hvalue[HTTP_MAX_HEADERS];
     size_t nheaders;
@@ -78,6 +86,15 @@ http_reply *http_reply_error(int status, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return http_reply_json(status, json_pack("{s:s}", "error", msg));
+}
+
+http_reply *http_reply_text(int status, const char *content_type, char *text, size_t len)
+{
+    http_reply *r = reply_new(status);
+    r->body = text;
+    r->len = len;
+    r->ctype = content_type;
+    return r;
 }
 
 http_reply *http_reply_empty(int status)
@@ -250,6 +267,19 @@ static int route_match(const char *pattern, const char *path, http_req *req, int
     }
 }
 
+static http_reply *metrics_reply(http_server *srv)
+{
+    sbuf b;
+    sbuf_init(&b);
+    http_metrics_render(srv->metrics, &b);
+    if (srv->metrics_extra)
+        srv->metrics_extra(&b, srv->ud);
+    size_t len;
+    char *text = sbuf_take(&b, &len);
+    sbuf_deinit(&b);
+    return http_reply_text(200, "text/plain; version=0.0.4", text, len);
+}
+
 static http_reply *dispatch(http_server *srv, http_req *req)
 {
     if (strcmp(req->path, "/healthz") == 0) {
@@ -262,12 +292,15 @@ static http_reply *dispatch(http_server *srv, http_req *req)
             return http_reply_error(503, "the service is not ready yet");
         return http_reply_json(200, json_pack("{s:s}", "status", "ok"));
     }
+    if (strcmp(req->path, "/metrics") == 0 && strcmp(req->method, "GET") == 0)
+        return metrics_reply(srv);
     char allow[64] = "";
     for (size_t i = 0; i < srv->nroutes; i++) {
         const struct http_route *rt = &srv->routes[i];
         if (route_match(rt->pattern, req->path, req, 0) != 1)
             continue;
         if (strcmp(rt->method, req->method) == 0) {
+            req->route = (int)i;
             if (route_match(rt->pattern, req->path, req, 1) < 0)
                 return http_reply_error(400, "the path holds a malformed percent-escape");
             return rt->handler(req, rt->ud ? rt->ud : srv->ud);
@@ -296,7 +329,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, http_reply *r)
     }
     r->body = NULL; /* now MHD's */
     if (r->len)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype ? r->ctype : "application/json");
     if (*r->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     for (size_t i = 0; i < r->nheaders; i++)
@@ -313,6 +346,8 @@ static http_req *req_new(struct MHD_Connection *conn, const char *method, const 
     req->conn = conn;
     req->method = method;
     req->path = url;
+    req->route = -1;
+    clock_gettime(CLOCK_MONOTONIC, &req->start);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY)
         req->too_large = 1;
@@ -343,6 +378,23 @@ static void req_append(http_req *req, const char *data, size_t len)
     req->body[req->body_len] = '\0';
 }
 
+/* The caller's X-Request-Id when it is a sane token, else a new one: it follows the
+ * request through every service, queue and worker, and into their log lines. */
+static void request_id(struct MHD_Connection *conn, char *out, size_t len)
+{
+    static atomic_ulong counter;
+    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = given ? strlen(given) : 0;
+    if (n > 0 && n < len && strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n) {
+        memcpy(out, given, n + 1);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(out, len, "%08lx%06lx-%lx", (unsigned long)ts.tv_sec & 0xffffffffUL,
+             (unsigned long)(ts.tv_nsec / 1000) & 0xffffffUL, atomic_fetch_add(&counter, 1));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -359,10 +411,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    char id[40];
+    request_id(conn, id, sizeof id);
+    log_set_request_id(id);
     if (srv->observer)
         srv->observer(req, srv->ud);
     http_reply *r = req->too_large ? http_reply_error(413, "the request body is larger than %d bytes", HTTP_MAX_BODY)
                                    : dispatch(srv, req);
+    http_reply_header(r, "X-Request-Id", id);
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    http_metrics_observe(srv->metrics, req->route, r->status,
+                         (double)(end.tv_sec - req->start.tv_sec) + (double)(end.tv_nsec - req->start.tv_nsec) / 1e9);
+    log_set_request_id(NULL);
     return send_reply(conn, r);
 }
 
@@ -398,7 +459,13 @@ http_server *http_server_new(const struct http_route *routes, size_t nroutes, vo
     srv->routes = routes;
     srv->nroutes = nroutes;
     srv->ud = ud;
+    srv->metrics = http_metrics_new(routes, nroutes);
     return srv;
+}
+
+void http_server_set_metrics(http_server *srv, void (*fn)(sbuf *out, void *ud))
+{
+    srv->metrics_extra = fn;
 }
 
 void http_server_set_observer(http_server *srv, http_observer fn) { srv->observer = fn; }
@@ -432,5 +499,6 @@ void http_server_free(http_server *srv)
         return;
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    http_metrics_free(srv->metrics);
     free(srv);
 }

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "sbuf.h"
+
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_MAX_PARAMS 4
 #define HTTP_MAX_HEADERS 4
@@ -33,6 +35,9 @@ http_server *http_server_new(const struct http_route *routes, size_t nroutes, vo
 void http_server_set_observer(http_server *srv, http_observer fn);
 /* GET /healthz answers 200 only while fn(ud) is true (default: always). */
 void http_server_set_health(http_server *srv, int (*fn)(void *ud));
+/* GET /metrics (Prometheus text) lists request counts and latencies by route; fn, when
+ * set, appends the service's own series (ud is the server's ud). */
+void http_server_set_metrics(http_server *srv, void (*fn)(sbuf *out, void *ud));
 /* Binds port (0 picks one) and starts serving; 0 ok, -1 error. */
 int http_server_start(http_server *srv, int port);
 /* The port actually bound, after start. */
@@ -56,6 +61,8 @@ json_t *http_req_json_object(const http_req *req, http_reply **err);
 /* Replies. Bodies are stolen. */
 http_reply *http_reply_json(int status, json_t *body);
 http_reply *http_reply_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A reply with a non-JSON body; text (malloc'ed) is stolen. */
+http_reply *http_reply_text(int status, const char *content_type, char *text, size_t len);
 /* A reply without a body (204, or a status whose body is irrelevant). */
 http_reply *http_reply_empty(int status);
 /* A reply with a raw JSON text already encoded; the text is copied. */

@@ -17,6 +17,10 @@
 static const char *log_service = "rideshare";
 static atomic_int log_min_level = LOGL_INFO;
 
+/* Per thread, not global: each thread works on one request at a time, and the id must
+ * reach log lines written deep in library code without threading it through every call. */
+static _Thread_local char log_req_id[48];
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 int log_level_parse(const char *name)
@@ -33,6 +37,16 @@ void log_init(const char *service)
     int lvl = log_level_parse(getenv("LOG_LEVEL"));
     if (lvl >= 0)
         log_set_level((enum log_level)lvl);
+}
+
+void log_set_request_id(const char *id)
+{
+    snprintf(log_req_id, sizeof log_req_id, "%s", id ? id : "");
+}
+
+const char *log_request_id(void)
+{
+    return log_req_id;
 }
 
 void log_set_level(enum log_level level)
@@ -75,8 +89,14 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
     snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
 
     const char *base = strrchr(file, '/');
-    size_t pos = (size_t)snprintf(out, sizeof out, "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":\"%s\",\"src\":\"%s:%d\",\"msg\":\"",
+    size_t pos = (size_t)snprintf(out, sizeof out, "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":\"%s\",\"src\":\"%s:%d\",",
                                   ts, level_names[level], log_service, base ? base + 1 : file, line);
+    if (*log_req_id) {
+        pos += (size_t)snprintf(out + pos, sizeof out - pos, "\"req\":\"");
+        pos = put_escaped(out, pos, sizeof out - 4, log_req_id);
+        pos += (size_t)snprintf(out + pos, sizeof out - pos, "\",");
+    }
+    pos += (size_t)snprintf(out + pos, sizeof out - pos, "\"msg\":\"");
     pos = put_escaped(out, pos, sizeof out - 4, msg);
     memcpy(out + pos, "\"}\n", 3);
     pos += 3;

@@ -9,6 +9,10 @@ void log_init(const char *service);
 void log_set_level(enum log_level level);
 /* Parses "debug".."error"; returns -1 for an unknown name. */
 int log_level_parse(const char *name);
+/* The request id of what this thread is doing now ("" / NULL: none); every log line the
+ * thread writes carries it, and the HTTP and AMQP clients pass it on. */
+void log_set_request_id(const char *id);
+const char *log_request_id(void);
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

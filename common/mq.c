@@ -169,12 +169,14 @@ int mq_ack(amqp_connection_state_t c, amqp_channel_t ch, uint64_t delivery_tag)
     return mq_check_status(amqp_basic_ack(c, ch, delivery_tag, 0), "basic.ack");
 }
 
-int mq_publish(amqp_connection_state_t c, amqp_channel_t ch, const char *exchange, const char *routing_key,
-               const char *corr_id, const char *reply_to, const char *content_type, const void *body, size_t len)
+static int publish(amqp_connection_state_t c, amqp_channel_t ch, const char *exchange, const char *routing_key,
+                   const char *corr_id, const char *reply_to, const char *content_type, const char *message_id,
+                   const void *body, size_t len)
 {
     amqp_basic_properties_t props = {0};
-    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
     props.delivery_mode = 1; /* transient */
+    props.content_type = amqp_cstring_bytes(content_type ? content_type : "application/json");
     if (corr_id) {
         props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
         props.correlation_id = amqp_cstring_bytes(corr_id);
@@ -183,12 +185,26 @@ int mq_publish(amqp_connection_state_t c, amqp_channel_t ch, const char *exchang
         props._flags |= AMQP_BASIC_REPLY_TO_FLAG;
         props.reply_to = amqp_cstring_bytes(reply_to);
     }
-    props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
-    props.content_type = amqp_cstring_bytes(content_type ? content_type : "application/json");
+    if (message_id && *message_id) {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = amqp_cstring_bytes(message_id);
+    }
     amqp_bytes_t b = {len, (void *)body};
     return mq_check_status(amqp_basic_publish(c, ch, amqp_cstring_bytes(exchange), amqp_cstring_bytes(routing_key),
                                               0, 0, &props, b),
                            "basic.publish");
+}
+
+int mq_publish(amqp_connection_state_t c, amqp_channel_t ch, const char *exchange, const char *routing_key,
+               const char *corr_id, const char *reply_to, const char *content_type, const void *body, size_t len)
+{
+    return publish(c, ch, exchange, routing_key, corr_id, reply_to, content_type, NULL, body, len);
+}
+
+int mq_publish_id(amqp_connection_state_t c, amqp_channel_t ch, const char *exchange, const char *routing_key,
+                  const char *corr_id, const char *reply_to, const char *message_id, const void *body, size_t len)
+{
+    return publish(c, ch, exchange, routing_key, corr_id, reply_to, NULL, message_id, body, len);
 }
 
 int mq_confirm_select(amqp_connection_state_t c, amqp_channel_t ch)

@@ -50,6 +50,11 @@ int mq_ack(amqp_connection_state_t c, amqp_channel_t ch, uint64_t delivery_tag);
 int mq_publish(amqp_connection_state_t c, amqp_channel_t ch, const char *exchange, const char *routing_key,
                const char *corr_id, const char *reply_to, const char *content_type, const void *body, size_t len);
 
+/* The same with a message id too (the request id, for the consumer's log lines);
+ * message_id may be NULL. */
+int mq_publish_id(amqp_connection_state_t c, amqp_channel_t ch, const char *exchange, const char *routing_key,
+                  const char *corr_id, const char *reply_to, const char *message_id, const void *body, size_t len);
+
 /* Puts ch in confirm mode. */
 int mq_confirm_select(amqp_connection_state_t c, amqp_channel_t ch);
 /* Waits for the broker's basic.ack on ch (after a publish on a confirm channel).

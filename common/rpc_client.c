@@ -40,6 +40,7 @@ struct outmsg {
     char *body;
     size_t len;
     char id[40];
+    char req_id[48]; /* the caller's request id, as the AMQP message id */
     struct outmsg *next;
 };
 
@@ -51,6 +52,7 @@ struct rpc_client {
     atomic_int ready;
     int wake_fd;
     atomic_uint_fast64_t next_seq;
+    atomic_ulong calls, in_flight, timeouts, unavailable;
     uint64_t id_prefix; /* random per process: ids never repeat across restarts */
 
     pthread_mutex_t lock; /* guards table, outbox */
@@ -125,7 +127,7 @@ static int io_flush(rpc_client *c, amqp_connection_state_t conn)
     while (m) {
         struct outmsg *next = m->next;
         /* after a failure the rest is dropped; its callers time out and answer 503 */
-        if (rc == 0 && mq_publish(conn, 1, "", m->queue, m->id, c->reply_queue, NULL, m->body, m->len) < 0)
+        if (rc == 0 && mq_publish_id(conn, 1, "", m->queue, m->id, c->reply_queue, m->req_id, m->body, m->len) < 0)
             rc = -1;
         free(m->queue);
         free(m->body);
@@ -234,6 +236,14 @@ void rpc_client_free(rpc_client *c)
     free(c);
 }
 
+void rpc_client_stats(rpc_client *c, struct rpc_stats *out)
+{
+    out->calls = atomic_load(&c->calls);
+    out->in_flight = atomic_load(&c->in_flight);
+    out->timeouts = atomic_load(&c->timeouts);
+    out->unavailable = atomic_load(&c->unavailable);
+}
+
 int rpc_client_ready(rpc_client *c)
 {
     return atomic_load(&c->ready);
@@ -269,6 +279,7 @@ int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, lon
     m->body = xstrndup(body, len);
     m->len = len;
     memcpy(m->id, w.id, sizeof w.id);
+    snprintf(m->req_id, sizeof m->req_id, "%s", log_request_id());
 
     struct timespec deadline;
     deadline_in(&deadline, timeout_ms);
@@ -283,6 +294,8 @@ int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, lon
     c->out_tail = m;
     pthread_mutex_unlock(&c->lock);
 
+    atomic_fetch_add(&c->calls, 1);
+    atomic_fetch_add(&c->in_flight, 1);
     uint64_t one = 1;
     ssize_t wr = write(c->wake_fd, &one, sizeof one);
     (void)wr; /* a full counter still wakes the thread */
@@ -298,6 +311,11 @@ int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, lon
     table_remove(c, &w);
     pthread_mutex_unlock(&c->lock);
     pthread_cond_destroy(&w.cv);
+    atomic_fetch_sub(&c->in_flight, 1);
+    if (rc == RPC_ETIMEOUT)
+        atomic_fetch_add(&c->timeouts, 1);
+    else if (rc == RPC_EUNAVAILABLE)
+        atomic_fetch_add(&c->unavailable, 1);
 
     if (rc != RPC_OK) {
         free(w.answer);

@@ -22,6 +22,14 @@ enum { RPC_OK = 0, RPC_ETIMEOUT = -1, RPC_EUNAVAILABLE = -2, RPC_ESHUTDOWN = -3 
 int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, long timeout_ms,
              char **answer, size_t *answer_len, char *corr_id_out);
 
+struct rpc_stats {
+    unsigned long calls;       /* every rpc_call since start */
+    unsigned long in_flight;   /* waiting for an answer now */
+    unsigned long timeouts;    /* no answer before the deadline, broker up */
+    unsigned long unavailable; /* no answer before the deadline, broker down */
+};
+void rpc_client_stats(rpc_client *c, struct rpc_stats *out);
+
 /* True once the connection is up and the reply queue consumed. */
 int rpc_client_ready(rpc_client *c);
 

@@ -43,11 +43,6 @@ int64_t dbapi_seq(const dbapi *d)
     return atomic_load(&((struct dbapi *)d)->seq);
 }
 
-int dbapi_ready(void *ud)
-{
-    return rpc_client_ready(((dbapi *)ud)->rpc);
-}
-
 /* Raises the answered-write watermark; never lowers it. */
 static void seq_advance(dbapi *d, int64_t seq)
 {

@@ -19,9 +19,6 @@ void dbapi_set_read_hook(dbapi *d, dbapi_read_hook fn, void *ud);
 /* The highest write sequence answered so far; every read waits for it (read-your-writes). */
 int64_t dbapi_seq(const dbapi *d);
 
-/* Health: true once the broker connection is up; ud is the dbapi. */
-int dbapi_ready(void *ud);
-
 /* Route handlers; ud is the dbapi. */
 http_reply *dbapi_read(http_req *req, void *ud);
 http_reply *dbapi_write(http_req *req, void *ud);

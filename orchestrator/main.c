@@ -23,6 +23,37 @@ static http_reply *no_fleet(http_req *req, void *ud)
     return http_reply_error(400, "no worker fleet is supervised here (ZK_HOSTS is unset)");
 }
 
+/* What the health check and /metrics look at. */
+struct orch {
+    dbapi *db;
+    rpc_client *rpc;
+    supervisor *sup;
+};
+
+static int ready(void *ud)
+{
+    return rpc_client_ready(((struct orch *)ud)->rpc);
+}
+
+static void metrics(sbuf *out, void *ud)
+{
+    struct orch *o = ud;
+    struct rpc_stats st;
+    rpc_client_stats(o->rpc, &st);
+    sbuf_printf(out, "# HELP rideshare_rpc_calls_total DB requests sent to workers.\n"
+                     "# TYPE rideshare_rpc_calls_total counter\nrideshare_rpc_calls_total %lu\n"
+                     "# HELP rideshare_rpc_in_flight DB requests waiting for a worker's answer.\n"
+                     "# TYPE rideshare_rpc_in_flight gauge\nrideshare_rpc_in_flight %lu\n"
+                     "# HELP rideshare_rpc_timeouts_total DB requests no worker answered in time.\n"
+                     "# TYPE rideshare_rpc_timeouts_total counter\n"
+                     "rideshare_rpc_timeouts_total{broker=\"up\"} %lu\nrideshare_rpc_timeouts_total{broker=\"down\"} %lu\n"
+                     "# HELP rideshare_write_seq The highest write sequence answered.\n"
+                     "# TYPE rideshare_write_seq gauge\nrideshare_write_seq %lld\n",
+                st.calls, st.in_flight, st.timeouts, st.unavailable, (long long)dbapi_seq(o->db));
+    if (o->sup)
+        supervisor_metrics(o->sup, out);
+}
+
 int main(void)
 {
     signals_block();
@@ -67,8 +98,10 @@ int main(void)
         {"POST", "/api/v1/crash/slave", sup ? supervisor_crash_slave : no_fleet, sup},
         {"GET", "/api/v1/worker/list", sup ? supervisor_worker_list : no_fleet, sup},
     };
-    srv = http_server_new(routes, sizeof routes / sizeof routes[0], db);
-    http_server_set_health(srv, dbapi_ready);
+    struct orch o = {db, rpc, sup};
+    srv = http_server_new(routes, sizeof routes / sizeof routes[0], &o);
+    http_server_set_health(srv, ready);
+    http_server_set_metrics(srv, metrics);
     if (http_server_start(srv, port) < 0)
         goto fail;
     log_info("orchestrator: ready, stopping on signal %d", signals_wait());

@@ -51,7 +51,13 @@ struct supervisor {
     size_t n;
     int wanted_slaves;
     int stop;
+    /* counters for /metrics */
+    unsigned long started_total, scale_events, crashes, removed[4];
 };
+
+/* Why a worker was removed; indexes supervisor.removed. */
+enum { GONE_DEAD, GONE_HUNG, GONE_NEVER_UP, GONE_CRASHED_OR_SCALED };
+static const char *const gone_names[] = {"dead", "hung", "never_registered", "crashed_or_scaled_in"};
 
 static double now_s(void)
 {
@@ -141,7 +147,7 @@ static void on_workers(const char *path, const struct zk_child *kids, size_t n, 
 /* ---- acting (only the supervisor thread and crash handlers call these) ---- */
 
 /* Kills (if needed), evicts and removes a worker, and forgets it. */
-static void bury(supervisor *s, const char *id, long pid, const char *why)
+static void bury(supervisor *s, const char *id, long pid, int reason, const char *why)
 {
     log_info("supervisor: worker %s (pid %ld) %s; removing it", id, pid, why);
     spawner_kill(s->sp, id, SIGKILL);
@@ -150,6 +156,7 @@ static void bury(supervisor *s, const char *id, long pid, const char *why)
     membership_forget_pid(s->zk, id);
     pthread_mutex_lock(&s->lock);
     drop(s, id);
+    s->removed[reason]++;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -162,6 +169,7 @@ static void spawn(supervisor *s, const char *role)
     }
     pthread_mutex_lock(&s->lock);
     struct wk *w = add(s, out.id, role, out.pid);
+    s->started_total++;
     pthread_mutex_unlock(&s->lock);
     if (!w) {
         spawner_remove(s->sp, out.id);
@@ -187,13 +195,13 @@ static void reap(supervisor *s)
         struct spawner_worker st;
         int rc = spawner_inspect(s->sp, w->id, &st);
         if (w->doomed)
-            bury(s, w->id, w->pid, "was crashed or scaled in");
+            bury(s, w->id, w->pid, GONE_CRASHED_OR_SCALED, "was crashed or scaled in");
         else if (rc == SPAWNER_ENOTFOUND || (rc == 0 && !st.running))
-            bury(s, w->id, w->pid, "is not running");
+            bury(s, w->id, w->pid, GONE_DEAD, "is not running");
         else if (rc == 0 && w->gone_since > 0 && t - w->gone_since > grace)
-            bury(s, w->id, w->pid, "left ZooKeeper but still runs");
+            bury(s, w->id, w->pid, GONE_HUNG, "left ZooKeeper but still runs");
         else if (rc == 0 && !w->was_registered && t - w->born > grace)
-            bury(s, w->id, w->pid, "never registered");
+            bury(s, w->id, w->pid, GONE_NEVER_UP, "never registered");
     }
 }
 
@@ -232,7 +240,7 @@ static void balance(supervisor *s)
         }
         pthread_mutex_unlock(&s->lock);
         if (*id)
-            bury(s, id, pid, "is no longer needed (scale in)");
+            bury(s, id, pid, GONE_CRASHED_OR_SCALED, "is no longer needed (scale in)");
     }
 }
 
@@ -255,6 +263,7 @@ static void *run(void *arg)
         if (want >= 0 && want != s->wanted_slaves) {
             log_info("supervisor: scaling from %d to %d slaves", s->wanted_slaves, want);
             s->wanted_slaves = want;
+            s->scale_events++;
         }
         pthread_mutex_unlock(&s->lock);
         if (zk_is_connected(s->zk)) {
@@ -350,6 +359,7 @@ static http_reply *crash(supervisor *s, struct wk *target)
     long pid = target->pid;
     snprintf(id, sizeof id, "%s", target->id);
     target->doomed = 1;
+    s->crashes++;
     pthread_mutex_unlock(&s->lock);
     spawner_kill(s->sp, id, SIGKILL);
     membership_evict(s->zk, id, pid);
@@ -418,4 +428,41 @@ http_reply *supervisor_worker_list(http_req *req, void *ud)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_integer(pids[i]));
     return http_reply_json(200, arr);
+}
+
+void supervisor_metrics(supervisor *s, sbuf *out)
+{
+    pthread_mutex_lock(&s->lock);
+    int masters = 0, slaves = 0, starting = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->w[i].doomed)
+            continue;
+        if (is_master(&s->w[i]))
+            masters++;
+        else if (s->w[i].registered)
+            slaves++;
+        else
+            starting++;
+    }
+    sbuf_printf(out, "# HELP rideshare_workers Workers by role (starting: not registered yet).\n"
+                     "# TYPE rideshare_workers gauge\n"
+                     "rideshare_workers{role=\"master\"} %d\nrideshare_workers{role=\"slave\"} %d\n"
+                     "rideshare_workers{role=\"starting\"} %d\n",
+                masters, slaves, starting);
+    sbuf_printf(out, "# HELP rideshare_slaves_wanted Slaves the autoscaler wants.\n"
+                     "# TYPE rideshare_slaves_wanted gauge\nrideshare_slaves_wanted %d\n",
+                s->wanted_slaves);
+    sbuf_printf(out, "# HELP rideshare_workers_started_total Workers started (first start, respawns, scale out).\n"
+                     "# TYPE rideshare_workers_started_total counter\nrideshare_workers_started_total %lu\n",
+                s->started_total);
+    sbuf_printf(out, "# HELP rideshare_workers_removed_total Workers removed, by reason.\n"
+                     "# TYPE rideshare_workers_removed_total counter\n");
+    for (int r = 0; r < 4; r++)
+        sbuf_printf(out, "rideshare_workers_removed_total{reason=\"%s\"} %lu\n", gone_names[r], s->removed[r]);
+    sbuf_printf(out, "# HELP rideshare_scale_events_total Changes of the wanted slave count.\n"
+                     "# TYPE rideshare_scale_events_total counter\nrideshare_scale_events_total %lu\n"
+                     "# HELP rideshare_crashes_total Workers crashed through the crash API.\n"
+                     "# TYPE rideshare_crashes_total counter\nrideshare_crashes_total %lu\n",
+                s->scale_events, s->crashes);
+    pthread_mutex_unlock(&s->lock);
 }

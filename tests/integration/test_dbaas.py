@@ -197,3 +197,25 @@ def test_http_edges(dbaas):
     big = json.dumps({"table": "users", "pad": "x" * 70000})
     r = requests.post(f"{dbaas.orch_url}/api/v1/db/read", data=big, timeout=5)
     assert r.status_code == 413 and "error" in r.json()
+
+
+def test_metrics_count_requests_by_route_and_status(dbaas):
+    db(dbaas, "read", {"table": "users", "count": True})
+    db(dbaas, "read", {"table": "nope"})
+    r = requests.get(f"{dbaas.orch_url}/metrics", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    text = r.text
+    assert 'http_requests_total{method="POST",route="/api/v1/db/read",status="200"}' in text
+    assert 'http_requests_total{method="POST",route="/api/v1/db/read",status="400"}' in text
+    assert 'http_request_duration_seconds_bucket{method="POST",route="/api/v1/db/read",le="+Inf"}' in text
+    calls = [l for l in text.splitlines() if l.startswith("rideshare_rpc_calls_total ")]
+    assert calls and int(calls[0].split()[1]) >= 2
+    assert "rideshare_rpc_in_flight 0" in text
+
+
+def test_request_id_is_echoed_and_logged(dbaas):
+    r = requests.post(f"{dbaas.orch_url}/api/v1/db/read", data=json.dumps({"table": "users", "count": True}),
+                      headers={"X-Request-Id": "it-req-4242"}, timeout=5)
+    assert r.status_code == 200 and r.headers["X-Request-Id"] == "it-req-4242"
+    r = requests.post(f"{dbaas.orch_url}/api/v1/db/read", data="{}", timeout=5)
+    assert r.headers.get("X-Request-Id"), "a request without an id gets one"
