@@ -62,6 +62,17 @@ int scaler_tick(scaler *s, double now)
     return scaler_target(atomic_exchange(&s->reads, 0), s->max_slaves);
 }
 
+double scaler_seconds_left(const scaler *s, double now)
+{
+    double start = atomic_load(&((struct scaler *)s)->start);
+    if (start == 0)
+        return -1;
+    /* the grid, not next_boundary: this may run before the ticking thread has seen a read */
+    double elapsed = now - start;
+    double k = (double)(long)(elapsed / s->interval) + 1;
+    return start + k * s->interval - now;
+}
+
 long scaler_reads(const scaler *s)
 {
     return atomic_load(&((struct scaler *)s)->reads);

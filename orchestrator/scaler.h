@@ -16,6 +16,8 @@ void scaler_count_read(scaler *s, double now);
 int scaler_tick(scaler *s, double now);
 /* max(1, ceil(reads / 20)), capped at max_slaves: 0-20 -> 1, 21-40 -> 2, ... */
 int scaler_target(long reads, int max_slaves);
+/* Seconds until the interval under way ends (-1 before the first read). */
+double scaler_seconds_left(const scaler *s, double now);
 /* Reads counted in the interval under way. */
 long scaler_reads(const scaler *s);
 

@@ -452,6 +452,11 @@ void supervisor_metrics(supervisor *s, sbuf *out)
     sbuf_printf(out, "# HELP rideshare_slaves_wanted Slaves the autoscaler wants.\n"
                      "# TYPE rideshare_slaves_wanted gauge\nrideshare_slaves_wanted %d\n",
                 s->wanted_slaves);
+    sbuf_printf(out, "# HELP rideshare_scale_reads db/read requests counted in the interval under way.\n"
+                     "# TYPE rideshare_scale_reads gauge\nrideshare_scale_reads %ld\n"
+                     "# HELP rideshare_scale_seconds_left Seconds until the autoscaler's interval ends (-1: not started).\n"
+                     "# TYPE rideshare_scale_seconds_left gauge\nrideshare_scale_seconds_left %.3f\n",
+                scaler_reads(s->sc), scaler_seconds_left(s->sc, now_s()));
     sbuf_printf(out, "# HELP rideshare_workers_started_total Workers started (first start, respawns, scale out).\n"
                      "# TYPE rideshare_workers_started_total counter\nrideshare_workers_started_total %lu\n",
                 s->started_total);

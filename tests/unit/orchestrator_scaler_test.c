@@ -27,7 +27,10 @@ static void clock_starts_at_first_read(void **state)
     (void)state;
     scaler *s = scaler_new(120, 10);
     assert_int_equal(scaler_tick(s, 1000), -1); /* no read yet: nothing scales */
+    assert_true(scaler_seconds_left(s, 1000) < 0);
     scaler_count_read(s, 1000);
+    assert_true(scaler_seconds_left(s, 1030) > 89.9 && scaler_seconds_left(s, 1030) < 90.1);
+    assert_true(scaler_seconds_left(s, 1130) > 109.9 && scaler_seconds_left(s, 1130) < 110.1);
     assert_int_equal(scaler_tick(s, 1119.9), -1);
     for (int i = 0; i < 44; i++)
         scaler_count_read(s, 1100);
