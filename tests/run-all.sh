@@ -3,6 +3,7 @@
 #   1. unit tests (cmocka, built with ASan/UBSan) - build/asan/tests/*
 #   2. shell tests that need a server of their own - tests/integration/*_test.sh
 #   3. black-box suites (pytest) against the real fleet - tests/integration/test_*.py
+#   4. the end-to-end suite against the composed containers - tests/e2e (RS_E2E=0 skips it)
 # Each tier's counts are read from its runner's own summary; a binary that dies without
 # one counts as a failure.
 set -u
@@ -46,15 +47,26 @@ for h in tests/integration/*_test.sh; do
     [ "$f" -eq 0 ] || sed 's/^/    | /' "$out" | tail -40
 done
 
-echo "== black-box tests (pytest)"
-if ls tests/integration/test_*.py >/dev/null 2>&1; then
-    /usr/bin/python3 -m pytest tests/integration -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-} 2>&1 | tee "$out"
+# pytest_tier <label> <command...>: runs a pytest suite, adds its summary to the totals.
+pytest_tier() {
+    local label=$1
+    shift
+    echo "== $label"
+    "$@" 2>&1 | tee "$out"
+    if grep -aq '^SKIP' "$out"; then return; fi
+    local summary p f e
     summary=$(grep -aE '[0-9]+ (passed|failed|error)' "$out" | tail -1)
     p=$(echo "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); p=${p:-0}
     f=$(echo "$summary" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); f=${f:-0}
     e=$(echo "$summary" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+'); e=${e:-0}
-    if [ -z "$summary" ]; then f=1; fi  # pytest died before its summary
+    if [ -z "$summary" ]; then f=1; fi  # the suite died before its summary
     passed=$((passed + p)); failed=$((failed + f + e))
+}
+
+pytest_tier "black-box tests (pytest, processes on loopback)" \
+    /usr/bin/python3 -m pytest tests/integration -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-}
+if [ "${RS_E2E:-0}" = 1 ]; then
+    pytest_tier "end-to-end tests (pytest, docker compose)" tests/e2e/run.sh
 fi
 
 echo "total: $passed passed, $failed failed"
