@@ -85,7 +85,14 @@ http_reply *http_reply_error(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return http_reply_json(status, json_pack("{s:s}", "error", msg));
+    json_t *body = json_pack("{s:s}", "error", msg);
+    if (!body) { /* msg quotes request bytes that are not UTF-8, or was cut inside a character */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        body = json_pack("{s:s}", "error", msg);
+    }
+    return http_reply_json(status, body);
 }
 
 http_reply *http_reply_text(int status, const char *content_type, char *text, size_t len)
