@@ -10,6 +10,7 @@
 #include "ha.h"
 #include "log.h"
 #include "master.h"
+#include "seed.h"
 #include "slave.h"
 #include "store.h"
 #include "worker.h"
@@ -111,6 +112,10 @@ int main(void)
             return 1;
         }
     }
+    /* A master that leads from the start is leading an empty fleet: it takes the freshest
+     * copy left beside it, so `make down`/`make up` or a restarted orchestrator loses nothing. */
+    if (master && seed_from_freshest(s, path) < 0)
+        log_warn("worker %s: could not look for a fresher database beside %s", w.id, path);
     rc = run(s, &w, master, h);
     ha_free(h); /* a master hands over at once */
     store_free(s);

@@ -71,8 +71,17 @@ int wire_recv(amqp_connection_state_t c, amqp_envelope_t *env, long timeout_ms)
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     amqp_maybe_release_buffers(c);
     amqp_rpc_reply_t r = amqp_consume_message(c, env, &tv, 0);
-    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+        /* the request id the orchestrator sent as message id: on every line this causes */
+        const amqp_basic_properties_t *p = &env->message.properties;
+        char id[48] = "";
+        if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len < sizeof id) {
+            memcpy(id, p->message_id.bytes, p->message_id.len);
+            id[p->message_id.len] = '\0';
+        }
+        log_set_request_id(id);
         return 1;
+    }
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
         if (r.library_error == AMQP_STATUS_TIMEOUT)
             return 0;
@@ -127,6 +136,7 @@ int wire_answer_error(amqp_connection_state_t c, amqp_channel_t ch, const amqp_e
                       const char *worker_id, int status, const char *msg)
 {
     json_t *a = json_pack("{s:i,s:s}", "status", status, "error", msg);
+    log_info("refused a request with %d: %s", status, msg);
     int rc = wire_answer(c, ch, env, worker_id, a);
     json_decref(a);
     return rc;

@@ -217,5 +217,10 @@ def test_request_id_is_echoed_and_logged(dbaas):
     r = requests.post(f"{dbaas.orch_url}/api/v1/db/read", data=json.dumps({"table": "users", "count": True}),
                       headers={"X-Request-Id": "it-req-4242"}, timeout=5)
     assert r.status_code == 200 and r.headers["X-Request-Id"] == "it-req-4242"
+    # a refused request: the slave that refused it logs the same id
+    r = requests.post(f"{dbaas.orch_url}/api/v1/db/read", data=json.dumps({"table": "nope"}),
+                      headers={"X-Request-Id": "it-req-refused-77"}, timeout=5)
+    assert r.status_code == 400
+    assert any(w.log_has('"req":"it-req-refused-77"') for w in dbaas.workers.values())
     r = requests.post(f"{dbaas.orch_url}/api/v1/db/read", data="{}", timeout=5)
     assert r.headers.get("X-Request-Id"), "a request without an id gets one"

@@ -216,8 +216,6 @@ def test_orchestrator_restart_brings_the_fleet_back_whole_with_one_master(ha_fle
     wait_writable(ha_fleet, 15)
 
 
-@pytest.mark.xfail(reason="process backend: a restarted orchestrator starts workers with fresh ids, "
-                          "so fresh databases; only the docker backend re-adopts its fleet", strict=False)
 def test_orchestrator_restart_keeps_the_data(ha_fleet):
     wait_whole(ha_fleet)
     assert insert_user(ha_fleet, "survivor").status_code == 200
