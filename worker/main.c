@@ -83,6 +83,7 @@ int main(void)
     mq_cfg_from_env(&w.mq);
     w.id = config_str("WORKER_ID", default_id);
     w.read_prefetch = (unsigned)config_long("READ_PREFETCH", 1, 1, 65535);
+    w.bench_echo = (int)config_long("WORKER_BENCH_ECHO", 0, 0, 1);
     const char *role = config_str("WORKER_ROLE", "slave");
     const char *path = config_str("DB_PATH", "./worker.db");
     const char *zk_hosts = config_str("ZK_HOSTS", "");

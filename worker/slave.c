@@ -256,6 +256,13 @@ static int check_reads(struct slave *sl)
  * envelope is taken over. */
 static int on_read(struct slave *sl, amqp_envelope_t *env)
 {
+    if (sl->w->bench_echo) { /* the bench's limit: the round trip without the database */
+        int rc = mq_ack(sl->c, env->channel, env->delivery_tag);
+        if (rc == 0)
+            rc = wire_answer_ok(sl->c, env->channel, env, sl->w->id, json_array());
+        amqp_destroy_envelope(env);
+        return rc;
+    }
     char err[256];
     const amqp_bytes_t *b = &env->message.body;
     json_t *msg = jsonx_parse(b->bytes, b->len, err, sizeof err);

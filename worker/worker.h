@@ -12,6 +12,8 @@ struct worker_ctx {
     struct mq_cfg mq;
     const char *id;                   /* WORKER_ID: names this worker in answers and epochs */
     unsigned read_prefetch;           /* READ_PREFETCH: reads a slave holds unacked at once */
+    int bench_echo;                   /* WORKER_BENCH_ECHO=1: answer reads with [] at once,
+                                       * without SQLite; only to measure the path's limit */
     volatile sig_atomic_t *stop;      /* set by SIGTERM/SIGINT; every loop checks it */
     /* Asked by a slave between messages: nonzero makes it drain its sync queue and
      * return SLAVE_PROMOTE so main runs master_run() on the same store. NULL: never.

@@ -95,32 +95,60 @@ def seed(f):
         assert r.status_code == 201, r.text
 
 
+READ_BODY = {"table": "rides", "columns": ["id", "created_by", "timestamp"],
+             "where": {"source": 3, "destination": 7}, "order": ["timestamp", "id"]}
+
+
+def measure_fleet(rabbit, slaves, rows):
+    """(a)-(d) against a full fleet with `slaves` slaves."""
+    f = Fleet(os.path.join(WORK, f"fleet-{slaves}"), rabbit)
+    try:
+        f.start_dbaas(slaves=slaves)
+        f.start_services()
+        seed(f)
+        rows.append(("(a) GET /api/v1/rides?source&destination, nginx", slaves,
+                     wrk(f.lb_url + "/api/v1/rides?source=3&destination=7", lua_get())))
+        rows.append(("(b) PUT /api/v1/users, nginx", slaves, wrk(f.lb_url + "/api/v1/users", lua_put_users())))
+        rows.append(("(c) POST db/read, orchestrator", slaves,
+                     wrk(f.orch_url + "/api/v1/db/read", lua_post("/api/v1/db/read", READ_BODY))))
+        rows.append(("(d) POST db/write, orchestrator", slaves, wrk(f.orch_url + "/api/v1/db/write", lua_write())))
+    finally:
+        f.stop()
+
+
+def measure_limit(rabbit, slaves, rows):
+    """(e) the same db/read round trip with slaves that answer at once, without SQLite."""
+    f = Fleet(os.path.join(WORK, f"limit-{slaves}"), rabbit)
+    try:
+        f.start_orchestrator()
+        f.start_worker("master", "master")
+        for i in range(slaves):
+            f.start_worker("slave", f"echo-{i}", WORKER_BENCH_ECHO=1)
+        rows.append(("(e) limit: db/read, slaves answer without SQLite", slaves,
+                     wrk(f.orch_url + "/api/v1/db/read", lua_post("/api/v1/db/read", READ_BODY))))
+    finally:
+        f.stop()
+
+
 def main():
     global WORK
     WORK = tempfile.mkdtemp(prefix="rideshare-bench-")
     rabbit = Rabbit(WORK)
     rabbit.start()
-    f = Fleet(os.path.join(WORK, "fleet"), rabbit)
     rows = []
     try:
-        f.start_dbaas(slaves=2)
-        f.start_services()
-        seed(f)
-        read = lua_post("/api/v1/db/read", {"table": "rides", "columns": ["id", "created_by", "timestamp"],
-                                            "where": {"source": 3, "destination": 7}, "order": ["timestamp", "id"]})
-        rows.append(("db/read (orchestrator, 2 slaves)", wrk(f.orch_url + "/api/v1/db/read", read)))
-        rows.append(("GET /api/v1/rides?source&destination (nginx)",
-                     wrk(f.lb_url + "/api/v1/rides?source=3&destination=7", lua_get())))
-        rows.append(("PUT /api/v1/users (nginx)", wrk(f.lb_url + "/api/v1/users", lua_put_users())))
-        rows.append(("db/write (orchestrator)", wrk(f.orch_url + "/api/v1/db/write", lua_write())))
+        for slaves in (1, 3):
+            measure_limit(rabbit, slaves, rows)
+            measure_fleet(rabbit, slaves, rows)
     finally:
-        f.stop()
         rabbit.stop()
-    print(f"\n{CONNS} connections, {SECONDS}s each, 1 master + 2 slaves, {os.cpu_count()} cores\n")
-    print(f"| {'scenario':<46} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'non-2xx':>7} |")
-    print(f"|{'-' * 48}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|")
-    for name, (rps, p50, p99, bad) in rows:
-        print(f"| {name:<46} | {rps:>8.0f} | {p50:>7.2f} | {p99:>7.2f} | {bad:>7} |")
+    limit = {n: r[0] for name, n, r in rows if name.startswith("(e)")}
+    print(f"\nwrk: {CONNS} connections, {THREADS} threads, {SECONDS}s per row; 1 master; "
+          f"{os.cpu_count()} cores shared by every process\n")
+    print(f"| {'scenario':<50} | slaves | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | non-2xx | vs (e) |")
+    print(f"|{'-' * 52}|--------|{'-' * 9}|{'-' * 9}|{'-' * 9}|---------|--------|")
+    for name, n, (rps, p50, p99, bad) in sorted(rows, key=lambda r: (r[0][:3], r[1])):
+        print(f"| {name:<50} | {n:>6} | {rps:>7.0f} | {p50:>7.2f} | {p99:>7.2f} | {bad:>7} | {rps / limit[n]:>5.0%} |")
 
 
 if __name__ == "__main__":
