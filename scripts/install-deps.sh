@@ -5,7 +5,7 @@ pkgs=(build-essential pkg-config clang
       libmicrohttpd-dev librabbitmq-dev libzookeeper-mt-dev libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev libcmocka-dev
       rabbitmq-server zookeeper nginx wrk curl
-      python3 python3-pytest python3-requests busybox-static debootstrap)
+      python3 python3-pytest python3-requests busybox-static debootstrap valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

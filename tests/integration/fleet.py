@@ -5,6 +5,7 @@ directory, so a test run never collides with another broker, ZooKeeper or fleet.
 """
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -19,6 +20,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("RS_BIN", os.path.join(ROOT, "build", "rel"))
 RABBIT_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # runs as the caller, unlike /usr/sbin's wrapper
 RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+# Opt-in: RS_WRAP="valgrind --log-file=... " prefixes the argv of our own binaries
+# (orchestrator, workers, users, rides; not nginx, RabbitMQ or ZooKeeper, nor workers the
+# orchestrator spawns itself), each started with RS_PROC=<its name> in its environment
+# (valgrind's --log-file=%q{RS_PROC}). Start, ready and stop timeouts are multiplied by
+# RS_TIMEOUT_SCALE (default 10 under a wrapper, else 1). See tests/memcheck.sh.
+WRAP = shlex.split(os.environ.get("RS_WRAP", ""))
+SLOW = float(os.environ.get("RS_TIMEOUT_SCALE", "10" if WRAP else "1"))
 
 
 def free_port():
@@ -52,8 +60,9 @@ def wait_until(pred, timeout=20.0, interval=0.1, what="condition"):
 class Proc:
     """A child process with its log file; logs are JSON lines."""
 
-    def __init__(self, name, argv, env, workdir):
+    def __init__(self, name, argv, env, workdir, stop_timeout=10):
         self.name = name
+        self.stop_timeout = stop_timeout
         self.log_path = os.path.join(workdir, f"{name}.log")
         self._log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
@@ -74,7 +83,8 @@ class Proc:
             except ProcessLookupError:
                 pass
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=None):
+        timeout = self.stop_timeout if timeout is None else timeout
         if self.alive():
             self.kill(signal.SIGTERM)
             try:
@@ -219,7 +229,9 @@ class Fleet:
         return env
 
     def _start(self, name, binary, env):
-        p = Proc(name, [os.path.join(BIN, binary)], env, self.dir)
+        if WRAP:
+            env = dict(env, RS_PROC=name)
+        p = Proc(name, WRAP + [os.path.join(BIN, binary)], env, self.dir, stop_timeout=10 * SLOW)
         self.procs.append(p)
         return p
 
@@ -227,7 +239,7 @@ class Fleet:
         port = free_port()
         p = self._start(name, binary, self.base_env(PORT=port, **env))
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _healthy(url), 30, what=f"{name} healthy")
+        wait_until(lambda: _healthy(url), 30 * SLOW, what=f"{name} healthy")
         return p, url
 
     def start_orchestrator(self, **env):
@@ -249,11 +261,11 @@ class Fleet:
         the same port with the same settings."""
         old = self.orch
         os.kill(old.pid, sig)
-        old.popen.wait(timeout)
+        old.popen.wait(timeout * SLOW)
         old._log.close()
         port = int(self.orch_url.rsplit(":", 1)[1])
         p = self._start("orchestrator", "orchestrator", self.base_env(PORT=port, **self.ha_env))
-        wait_until(lambda: _healthy(self.orch_url), 30, what="orchestrator healthy again")
+        wait_until(lambda: _healthy(self.orch_url), 30 * SLOW, what="orchestrator healthy again")
         self.orch = p
         return p
 
@@ -272,7 +284,7 @@ class Fleet:
                                                       DB_PATH=os.path.join(self.dir, f"{name}.db"), **env))
         self.workers[name] = p
         if wait:
-            wait_until(lambda: p.log_has(READY_TEXT[role]) or not p.alive(), 60, what=f"{name} ready")
+            wait_until(lambda: p.log_has(READY_TEXT[role]) or not p.alive(), 60 * SLOW, what=f"{name} ready")
             assert p.alive(), f"worker {name} died on start; see {p.log_path}"
         return p
 
