@@ -7,14 +7,21 @@
 # Layer order is for the cache: packages first (shared by all four images), sources last,
 # and only the sources the service needs (Makefile, common/, <service>/).
 
-# ---- build stage: toolchain + -dev packages, compiled with the top-level Makefile -------------
-FROM debian:bookworm-slim AS build
+# ---- toolchain: build-essential + the -dev packages -------------------------------------------
+# scripts/fleet.sh builds this stage first and tags it rideshare-toolchain:latest, so the four
+# service builds share it (not four parallel installs) and `docker image prune` keeps it
+# (the legacy builder leaves build stages as untagged images, which prune would delete).
+FROM debian:bookworm-slim AS toolchain
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential pkg-config \
         libmicrohttpd-dev librabbitmq-dev libzookeeper-mt-dev libsqlite3-dev \
         libjansson-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
+
+# ---- build stage: compiled with the top-level Makefile ------------------------------------------
+FROM toolchain AS build
+LABEL rideshare.stage=build
 WORKDIR /src
 ARG SERVICE
 RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=users|rides|orchestrator|worker" >&2; exit 1; }
