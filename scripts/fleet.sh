@@ -10,8 +10,7 @@
 #   scripts/fleet.sh logs [service...]   follow the logs (workers: docker logs <name>)
 #   scripts/fleet.sh ps      compose services and worker containers
 #
-# Environment: UP_TIMEOUT (s, default 300), FLEET_STATIC_WORKERS=1 (stopgap: two static
-# workers until the orchestrator starts them), and the settings docker-compose.yml passes on
+# Environment: UP_TIMEOUT (s, default 300) and the settings docker-compose.yml passes on
 # (SCALE_INTERVAL, LOG_LEVEL, RPC_TIMEOUT_MS, *_HOST_PORT, ...).
 set -euo pipefail
 
@@ -29,9 +28,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 log() { printf 'fleet: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-profiles=()
-[ "${FLEET_STATIC_WORKERS:-0}" = 1 ] && profiles=(--profile static-workers)
-compose() { docker-compose "${profiles[@]}" "$@"; }
+compose() { docker-compose "$@"; }
 
 apt_install() { # apt_install <command> <package>: installs package when command is missing
     command -v "$1" >/dev/null 2>&1 && return 0
@@ -52,22 +49,17 @@ ensure_tools() {
 }
 
 # Workers are started by the orchestrator, not by compose: find them by their labels
-# (role and fleet, so test fleets with another FLEET on the same engine are left alone),
-# and anything else still attached to the fleet's network (it would keep the network).
-worker_containers() {
-    { docker ps -aq --filter "label=$WORKER_LABEL" --filter "label=$FLEET_LABEL"
-      docker ps -aq --filter "network=$NETWORK" 2>/dev/null || true
-    } | sort -u
-}
-
-remove_workers() {
-    local ids
-    ids=$(worker_containers)
+# (role and fleet, so test fleets with another FLEET on the same engine are left alone).
+remove_containers() { # remove_containers <what> <docker ps filter>...
+    local what=$1 ids
+    shift
+    ids=$(docker ps -aq "$@")
     [ -z "$ids" ] && return 0
-    log "removing $(echo "$ids" | wc -l) worker container(s)"
+    log "removing $(echo "$ids" | wc -l) $what container(s)"
     # shellcheck disable=SC2086
-    docker rm -f $ids >/dev/null
+    docker rm -f -v $ids >/dev/null
 }
+remove_workers() { remove_containers worker --filter "label=$WORKER_LABEL" --filter "label=$FLEET_LABEL"; }
 
 # wait_healthz <name> <url>: polls until 200 or the deadline.
 wait_healthz() {
@@ -82,17 +74,23 @@ wait_healthz() {
 }
 
 cmd_up() {
-    local t0=$SECONDS
+    local t0=$SECONDS build_log=${TMPDIR:-/tmp}/rideshare-build.log
     ensure_tools
     "$root/docker/base-image.sh"
     log "building images"
     # Legacy builder (docker-py); network: host for builds is set in docker-compose.yml.
-    # orchestrator first: it creates the package layers the other three C images share
-    # (built in parallel from scratch, each would install them again).
-    { compose build orchestrator && compose build --parallel; } >/tmp/rideshare-build.log 2>&1 || {
-        tail -n 40 /tmp/rideshare-build.log >&2
-        die "image build failed (full log: /tmp/rideshare-build.log)"
+    # The toolchain stage first, tagged: the four C images share it, and the tag keeps it
+    # from `docker image prune` (see docker/service.Dockerfile).
+    { docker build --force-rm --network host --target toolchain -t rideshare-toolchain:latest \
+          -f docker/service.Dockerfile . &&
+      compose build --force-rm --parallel; } >"$build_log" 2>&1 || {
+        tail -n 40 "$build_log" >&2
+        die "image build failed (full log: $build_log)"
     }
+    # Disk hygiene: earlier versions of the service images (untagged now), and build stages
+    # older than a day (recent ones are the compile cache; the toolchain is tagged).
+    docker image prune -f --filter label=rideshare.role >/dev/null 2>&1 || true
+    docker image prune -f --filter label=rideshare.stage=build --filter until=24h >/dev/null 2>&1 || true
     log "images built ($((SECONDS - t0)) s); starting"
     deadline=$(( $(date +%s) + UP_TIMEOUT ))
     # Compose itself waits for the healthchecks its depends_on conditions name.
@@ -121,9 +119,13 @@ cmd_down() {
     export DOCKER_GID=${DOCKER_GID:-0}
     # The orchestrator first, so it does not replace the workers we remove; then the workers
     # (they hold the network and the volume), then everything compose knows.
-    docker-compose --profile static-workers stop -t 10 orchestrator >/dev/null 2>&1 || true
+    docker-compose stop -t 10 orchestrator >/dev/null 2>&1 || true
     remove_workers
-    docker-compose --profile static-workers down --remove-orphans -t 10 "$@"
+    if ! docker-compose down --remove-orphans -t 10 "$@"; then
+        # Something else still holds the network (a worker started without our labels?).
+        remove_containers "leftover" --filter "network=$NETWORK"
+        docker-compose down --remove-orphans -t 10 "$@"
+    fi
     remove_workers # anything started in between
     local left
     left=$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")
