@@ -23,6 +23,7 @@ UP_TIMEOUT=${UP_TIMEOUT:-300}
 WORKER_LABEL=rideshare.role=worker
 FLEET_LABEL=rideshare.fleet=rideshare # FLEET in docker-compose.yml
 NETWORK=rideshare
+WORKER_IMAGE=rideshare-worker:latest
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 log() { printf 'fleet: %s\n' "$*" >&2; }
@@ -73,6 +74,19 @@ wait_healthz() {
     done
 }
 
+# Workers outlive the orchestrator, which adopts the running ones after a restart: after a
+# rebuild of the worker image they still run the old one. Say so; replacing them is a choice
+# (make down && make up) since the orchestrator starts new workers with new databases.
+warn_stale_workers() {
+    local img id n=0
+    img=$(docker image inspect -f '{{.Id}}' "$WORKER_IMAGE" 2>/dev/null) || return 0
+    for id in $(docker ps -q --filter "label=$WORKER_LABEL" --filter "label=$FLEET_LABEL"); do
+        [ "$(docker inspect -f '{{.Image}}' "$id")" = "$img" ] || n=$((n + 1))
+    done
+    [ "$n" -eq 0 ] || log "warning: $n worker(s) still run an older $WORKER_IMAGE" \
+        "(the orchestrator keeps running workers); 'make down && make up' replaces them"
+}
+
 cmd_up() {
     local t0=$SECONDS build_log=${TMPDIR:-/tmp}/rideshare-build.log
     ensure_tools
@@ -110,6 +124,7 @@ cmd_up() {
         for name in $failed; do compose logs --tail=40 "$name" >&2 || true; done
         die "no 200 from GET /healthz within ${UP_TIMEOUT}s:$failed"
     fi
+    warn_stale_workers
     log "fleet up in $((SECONDS - t0)) s: lb http://127.0.0.1:${LB_HOST_PORT:-8080}," \
         "orchestrator http://127.0.0.1:${ORCH_HOST_PORT:-8081}"
 }
