@@ -204,6 +204,12 @@ json_t *http_req_json_object(const http_req *req, http_reply **err)
     return v;
 }
 
+int http_path_under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')

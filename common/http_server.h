@@ -72,6 +72,9 @@ void http_reply_header(http_reply *r, const char *name, const char *value);
 int http_reply_status(const http_reply *r);
 void http_reply_free(http_reply *r);
 
+/* True when path is prefix itself or lies below it ("/a" and "/a/b", not "/ab"). */
+int http_path_under(const char *path, const char *prefix);
+
 /* Decodes %XX (and '+' as space when plus_is_space) into a fresh string; NULL when a
  * %-escape is malformed or decodes to a NUL byte. */
 char *http_percent_decode(const char *s, size_t len, int plus_is_space);

@@ -1,14 +1,15 @@
 /* main.c - the rides service: PORT (8002), ORCH_URL, USERS_URL, DB_TIMEOUT_MS,
  * USERS_TIMEOUT_MS, LOG_LEVEL. */
-#include <signal.h>
 #include <stdlib.h>
 
 #include "config.h"
 #include "log.h"
+#include "signals.h"
 #include "rides.h"
 
 int main(void)
 {
+    signals_block(); /* before any thread: only signals_wait below takes them */
     log_init("rides");
     struct rides_cfg cfg = {
         .orch_url = config_str("ORCH_URL", "http://127.0.0.1:8081"),
@@ -18,14 +19,6 @@ int main(void)
     };
     int port = (int)config_long("PORT", 8002, 0, 65535);
 
-    /* Every thread inherits the blocked set; only sigwait below takes these signals. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     rides_svc *svc = rides_svc_new(&cfg);
     if (!svc || rides_svc_start(svc, port) != 0) {
         rides_svc_free(svc);
@@ -33,8 +26,7 @@ int main(void)
     }
     log_info("rides: serving on port %d, orchestrator at %s, users at %s", rides_svc_port(svc), cfg.orch_url,
              cfg.users_url);
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    int sig = signals_wait();
     log_info("rides: signal %d, stopping", sig);
     rides_svc_free(svc);
     return 0;

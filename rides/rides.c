@@ -30,8 +30,7 @@ struct rides_svc {
 
 int rides_counted_path(const char *path)
 {
-    size_t n = strlen(RIDES_PATH);
-    return strncmp(path, RIDES_PATH, n) == 0 && (path[n] == '\0' || path[n] == '/');
+    return http_path_under(path, RIDES_PATH);
 }
 
 int rides_parse_id(const char *s, json_int_t *out)

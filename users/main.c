@@ -1,13 +1,14 @@
 /* main.c - the users service: PORT (8001), ORCH_URL, DB_TIMEOUT_MS, LOG_LEVEL. */
-#include <signal.h>
 #include <stdlib.h>
 
 #include "config.h"
 #include "log.h"
+#include "signals.h"
 #include "users.h"
 
 int main(void)
 {
+    signals_block(); /* before any thread: only signals_wait below takes them */
     log_init("users");
     struct users_cfg cfg = {
         .orch_url = config_str("ORCH_URL", "http://127.0.0.1:8081"),
@@ -15,22 +16,13 @@ int main(void)
     };
     int port = (int)config_long("PORT", 8001, 0, 65535);
 
-    /* Every thread inherits the blocked set; only sigwait below takes these signals. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     users_svc *svc = users_svc_new(&cfg);
     if (!svc || users_svc_start(svc, port) != 0) {
         users_svc_free(svc);
         return 1;
     }
     log_info("users: serving on port %d, orchestrator at %s", users_svc_port(svc), cfg.orch_url);
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    int sig = signals_wait();
     log_info("users: signal %d, stopping", sig);
     users_svc_free(svc);
     return 0;

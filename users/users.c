@@ -23,8 +23,7 @@ struct users_svc {
 
 int users_counted_path(const char *path)
 {
-    size_t n = strlen(USERS_PATH);
-    return strncmp(path, USERS_PATH, n) == 0 && (path[n] == '\0' || path[n] == '/');
+    return http_path_under(path, USERS_PATH);
 }
 
 static void on_request(const http_req *req, void *ud)
