@@ -192,6 +192,20 @@ def test_no_acknowledged_write_is_lost_when_the_master_is_sigkilled(ha_fleet):
     wait_whole(ha_fleet)
 
 
+def test_sigterm_master_hands_over_at_once(ha_fleet):
+    """A master stopped with SIGTERM leaves the election itself: a slave takes over without
+    waiting for the old session to expire, and the old master exits cleanly."""
+    wait_whole(ha_fleet)
+    master = ha_fleet.zk.master_pid()
+    os.kill(master, signal.SIGTERM)
+    took = wait_writable(ha_fleet, 15)
+    assert took < 1.5, f"writes came back {took:.2f}s after SIGTERM"
+    wait_until(lambda: ha_fleet.zk.master_pid() not in (None, master), 10, 0.05, what="a new master")
+    with pytest.raises(ProcessLookupError):  # exited (and reaped), not hanging on
+        wait_until(lambda: os.kill(master, 0) and False, 10, 0.1, what="the old master to exit")
+    wait_whole(ha_fleet)
+
+
 def test_orchestrator_restart_brings_the_fleet_back_whole_with_one_master(ha_fleet):
     wait_whole(ha_fleet)
     before = set(ha_fleet.worker_list())
