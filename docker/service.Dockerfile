@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image per C service, from one Dockerfile:
 #   docker build -f docker/service.Dockerfile --build-arg SERVICE=users -t rideshare-users .
 # SERVICE is users | rides | orchestrator | worker (the worker image serves master and slaves).
@@ -6,11 +5,15 @@
 #
 # Layer order is for the cache: packages first (shared by all four images), sources last,
 # and only the sources the service needs (Makefile, common/, <service>/).
+# (No "# syntax=" line: BuildKit would try to pull the frontend image from a registry.)
+#
+# scripts/fleet.sh builds the two package stages first and tags them (rideshare-toolchain,
+# rideshare-runtime-base): the four service builds, run in parallel, then share those layers
+# instead of each installing its own copy, and `docker image prune` cannot delete them (the
+# legacy builder leaves build stages as untagged images). Both come before any stage that
+# needs SERVICE, because the legacy builder builds every stage up to --target.
 
 # ---- toolchain: build-essential + the -dev packages -------------------------------------------
-# scripts/fleet.sh builds this stage first and tags it rideshare-toolchain:latest, so the four
-# service builds share it (not four parallel installs) and `docker image prune` keeps it
-# (the legacy builder leaves build stages as untagged images, which prune would delete).
 FROM debian:bookworm-slim AS toolchain
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -19,7 +22,20 @@ RUN apt-get update \
         libjansson-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
-# ---- build stage: compiled with the top-level Makefile ------------------------------------------
+# ---- runtime-base: runtime libraries and the non-root user ------------------------------------
+# Every binary links every library (one LDLIBS in the Makefile), so this layer is the same
+# for all four images and stored once. curl is for healthchecks; libcap2-bin for setcap.
+FROM debian:bookworm-slim AS runtime-base
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        libmicrohttpd12 librabbitmq4 libzookeeper-mt2 libsqlite3-0 libjansson4 libcurl4 \
+        ca-certificates curl libcap2-bin \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 rideshare \
+ && useradd --system --uid 10001 --gid rideshare --home-dir /data --shell /usr/sbin/nologin rideshare \
+ && mkdir -p /data && chown rideshare:rideshare /data && chmod 0750 /data
+
+# ---- build: compiled with the top-level Makefile ------------------------------------------------
 FROM toolchain AS build
 LABEL rideshare.stage=build
 WORKDIR /src
@@ -30,18 +46,8 @@ COPY common/ common/
 COPY ${SERVICE}/ ${SERVICE}/
 RUN make -j"$(nproc)" "build/rel/${SERVICE}" && strip --strip-debug -o "/${SERVICE}" "build/rel/${SERVICE}"
 
-# ---- runtime stage: runtime libraries + the binary, non-root ---------------------------------
-FROM debian:bookworm-slim AS runtime
-# Every binary links every library (one LDLIBS in the Makefile), so this layer is the same
-# for all four images and stored once. curl is for healthchecks; libcap2-bin for setcap.
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libmicrohttpd12 librabbitmq4 libzookeeper-mt2 libsqlite3-0 libjansson4 libcurl4 \
-        ca-certificates curl libcap2-bin \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 rideshare \
- && useradd --system --uid 10001 --gid rideshare --home-dir /data --shell /usr/sbin/nologin rideshare \
- && mkdir -p /data && chown rideshare:rideshare /data && chmod 0750 /data
+# ---- runtime: the binary on runtime-base, non-root ---------------------------------------------
+FROM runtime-base AS runtime
 ARG SERVICE
 ENV SERVICE=${SERVICE} \
     PORT=80 \
@@ -51,8 +57,8 @@ COPY --from=build /${SERVICE} /usr/local/bin/${SERVICE}
 # already sets net.ipv4.ip_unprivileged_port_start=0 in a container's own network namespace;
 # the file capability also covers older engines and containers started without it.
 RUN setcap cap_net_bind_service=+ep "/usr/local/bin/${SERVICE}"
-# Containers inherit this label; `scripts/fleet.sh down` removes every rideshare.role=worker
-# container, including workers the orchestrator started.
+# Containers inherit these labels (the orchestrator adds rideshare.fleet to its workers;
+# `scripts/fleet.sh down` removes containers labelled rideshare.role=worker + rideshare.fleet).
 LABEL org.opencontainers.image.title="rideshare-${SERVICE}" rideshare.role="${SERVICE}"
 USER rideshare
 WORKDIR /data

@@ -87,16 +87,20 @@ warn_stale_workers() {
         "(the orchestrator keeps running workers); 'make down && make up' replaces them"
 }
 
+base_stage() { # base_stage <target>: builds and tags rideshare-<target>:latest
+    docker build --force-rm --network host --target "$1" -t "rideshare-$1:latest" \
+        -f docker/service.Dockerfile .
+}
+
 cmd_up() {
     local t0=$SECONDS build_log=${TMPDIR:-/tmp}/rideshare-build.log
     ensure_tools
     "$root/docker/base-image.sh"
     log "building images"
     # Legacy builder (docker-py); network: host for builds is set in docker-compose.yml.
-    # The toolchain stage first, tagged: the four C images share it, and the tag keeps it
+    # The package stages first, tagged: the four C images share them, and the tags keep them
     # from `docker image prune` (see docker/service.Dockerfile).
-    { docker build --force-rm --network host --target toolchain -t rideshare-toolchain:latest \
-          -f docker/service.Dockerfile . &&
+    { base_stage runtime-base && base_stage toolchain &&
       compose build --force-rm --parallel; } >"$build_log" 2>&1 || {
         tail -n 40 "$build_log" >&2
         die "image build failed (full log: $build_log)"
