@@ -87,6 +87,20 @@ warn_stale_workers() {
         "(the orchestrator keeps running workers); 'make down && make up' replaces them"
 }
 
+# The state of every compose service, then the last log lines of those not healthy.
+show_unhealthy() {
+    local svc id state
+    compose ps >&2 || true
+    for svc in $(compose config --services); do
+        id=$(compose ps -q "$svc" 2>/dev/null) || continue
+        [ -n "$id" ] || continue
+        state=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id")
+        [ "$state" = healthy ] && continue
+        printf '\n---- %s (%s): last log lines ----\n' "$svc" "$state" >&2
+        docker logs --tail=25 "$id" 2>&1 | cut -c1-400 >&2
+    done
+}
+
 base_stage() { # base_stage <target>: builds and tags rideshare-<target>:latest
     docker build --force-rm --network host --target "$1" -t "rideshare-$1:latest" \
         -f docker/service.Dockerfile .
@@ -111,11 +125,11 @@ cmd_up() {
     docker image prune -f --filter label=rideshare.stage=build --filter until=24h >/dev/null 2>&1 || true
     log "images built ($((SECONDS - t0)) s); starting"
     deadline=$(( $(date +%s) + UP_TIMEOUT ))
-    # Compose itself waits for the healthchecks its depends_on conditions name.
-    if ! compose up -d --remove-orphans; then
-        compose ps >&2 || true
-        compose logs --tail=30 >&2 || true
-        die "docker-compose up failed"
+    # Compose itself waits for the healthchecks its depends_on conditions name; but forever
+    # when a container crash-loops (its health stays "starting"), hence the timeout.
+    if ! timeout "$UP_TIMEOUT" docker-compose up -d --remove-orphans; then
+        show_unhealthy
+        die "docker-compose up failed or timed out (${UP_TIMEOUT}s); logs of the services that are not healthy above"
     fi
     local name port failed=""
     for name in lb:${LB_HOST_PORT:-8080} users:${USERS_HOST_PORT:-8001} \
@@ -124,8 +138,7 @@ cmd_up() {
         wait_healthz "$name" "http://127.0.0.1:$port/healthz" || failed+=" $name"
     done
     if [ -n "$failed" ]; then
-        compose ps >&2 || true
-        for name in $failed; do compose logs --tail=40 "$name" >&2 || true; done
+        show_unhealthy
         die "no 200 from GET /healthz within ${UP_TIMEOUT}s:$failed"
     fi
     warn_stale_workers
