@@ -8,21 +8,27 @@
 # stop timeout, or crashed) and counts as a failure.
 #   build/memcheck/<name>.<pid>.log   one valgrind log per process
 #   build/memcheck/pytest.log         the suites' output
+#   build/memcheck/bin/               the binaries under test, copied from build/rel so
+#                                     that a concurrent rebuild cannot swap them mid-run
 # Exit 0 only when the suites pass and every log is complete and clean.
-# Settings: MEMCHECK_TESTS (default: the two suites), PYTEST_ARGS, RS_TIMEOUT_SCALE.
+# Settings: MEMCHECK_TESTS (default: the two suites), PYTEST_ARGS, RS_TIMEOUT_SCALE,
+# MEMCHECK_OUT (default build/memcheck).
 set -u
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "memcheck: valgrind not found (scripts/install-deps.sh)"; exit 2; }
 for b in orchestrator worker users rides; do
     [ -x "build/rel/$b" ] || { echo "memcheck: build/rel/$b missing (make all)"; exit 2; }
 done
-OUT=build/memcheck
+OUT=${MEMCHECK_OUT:-build/memcheck}
 rm -rf "$OUT"
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
+cp build/rel/orchestrator build/rel/worker build/rel/users build/rel/rides "$OUT/bin/"
+OUT=$(cd "$OUT" && pwd)
+export RS_BIN=$OUT/bin
 
 export RS_WRAP="valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
 --errors-for-leak-kinds=definite --error-exitcode=99 --num-callers=30 \
---suppressions=$PWD/tests/valgrind.supp --log-file=$PWD/$OUT/%q{RS_PROC}.%p.log"
+--suppressions=$PWD/tests/valgrind.supp --log-file=$OUT/%q{RS_PROC}.%p.log"
 export RS_TIMEOUT_SCALE=${RS_TIMEOUT_SCALE:-10}
 tests=${MEMCHECK_TESTS:-tests/integration/test_dbaas.py tests/integration/test_users_rides_api.py}
 

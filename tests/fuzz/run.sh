@@ -5,6 +5,9 @@
 #   FUZZ_TARGETS="query"   only these targets (default: every fuzz_*.c)
 #   FUZZ_JOBS=2            targets run at once (default 1; the machine has 2 cores)
 #   FUZZ_BUILD_ONLY=1      build, do not run
+#   FUZZ_OUT=/tmp/x        where objects, binaries, corpus, crashes and logs go (default
+#                          build/fuzz; elsewhere, a concurrent "make clean" cannot end a
+#                          long run)
 # Seeds: tests/fuzz/corpus/<name>/ (committed, read-only here). The grown corpus goes to
 # build/fuzz/corpus/<name>/, crash reproducers to build/fuzz/crashes/<name>/, logs to
 # build/fuzz/logs/<name>.log. Prints one line per target; exits 1 if any target crashed.
@@ -13,7 +16,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER=${FUZZ_SECONDS:-60}
 JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-clang}
-OUT=build/fuzz
+OUT=${FUZZ_OUT:-build/fuzz}
 WARN="-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes -Wno-format-nonliteral"
 CFLAGS="-std=c11 -D_GNU_SOURCE $WARN -Icommon -g -O1 -fno-omit-frame-pointer \
 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
@@ -76,7 +79,7 @@ build_common() {
 # Runs one target; writes "name execs status" to build/fuzz/logs/<name>.result.
 run_one() { # $1 = target name
     local t=$1 log=$OUT/logs/$1.log dict=()
-    mkdir -p "$OUT/corpus/$t" "$OUT/crashes/$t"
+    mkdir -p "$OUT/corpus/$t" "$OUT/crashes/$t" "$OUT/logs"
     rm -f "$OUT/crashes/$t"/*
     [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -110,7 +113,8 @@ wait
 
 printf '%-12s %14s  %s\n' target execs result
 for t in $targets; do
-    read -r name execs status <"$OUT/logs/$t.result"
+    name=$t execs=0 status="NO RESULT (its output directory vanished?)"
+    [ -f "$OUT/logs/$t.result" ] && read -r name execs status <"$OUT/logs/$t.result"
     printf '%-12s %14s  %s\n' "$name" "$execs" "$status"
     if [ "$status" != ok ]; then
         failed=1
