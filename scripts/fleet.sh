@@ -111,14 +111,20 @@ cmd_up() {
     ensure_tools
     "$root/docker/base-image.sh"
     log "building images"
-    # Legacy builder (docker-py); network: host for builds is set in docker-compose.yml.
-    # The package stages first, tagged: the four C images share them, and the tags keep them
-    # from `docker image prune` (see docker/service.Dockerfile).
-    { base_stage runtime-base && base_stage toolchain &&
-      compose build --force-rm --parallel; } >"$build_log" 2>&1 || {
+    # Two lanes at once (package installs are mostly I/O): the infrastructure images, and
+    # the C images. For the latter the package stages come first, tagged: the four images
+    # share them, and the tags keep them from `docker image prune` (docker/service.Dockerfile).
+    # Builds use the host's network (build.network in docker-compose.yml; docker/README.md).
+    local infra_log=${build_log%.log}-infra.log infra rc=0
+    compose build --force-rm zookeeper rabbitmq lb >"$infra_log" 2>&1 &
+    infra=$!
+    { base_stage toolchain && base_stage runtime-base &&
+      compose build --force-rm --parallel orchestrator worker users rides; } >"$build_log" 2>&1 || rc=1
+    wait "$infra" || { rc=1; build_log=$infra_log; }
+    if [ "$rc" -ne 0 ]; then
         tail -n 40 "$build_log" >&2
-        die "image build failed (full log: $build_log)"
-    }
+        die "image build failed (full logs: $build_log, $infra_log)"
+    fi
     # Disk hygiene: earlier versions of the service images (untagged now), and build stages
     # older than a day (recent ones are the compile cache; the toolchain is tagged).
     docker image prune -f --filter label=rideshare.role >/dev/null 2>&1 || true
