@@ -114,12 +114,15 @@ cmd_up() {
     # Two lanes at once (package installs are mostly I/O): the infrastructure images, and
     # the C images. For the latter the package stages come first, tagged: the four images
     # share them, and the tags keep them from `docker image prune` (docker/service.Dockerfile).
+    # The four C images one after the other: built in parallel, their first common steps
+    # would be committed four times and a later build might pick another copy as its cache
+    # (and recompile); make -j uses the cores anyway.
     # Builds use the host's network (build.network in docker-compose.yml; docker/README.md).
     local infra_log=${build_log%.log}-infra.log infra rc=0
     compose build --force-rm zookeeper rabbitmq lb >"$infra_log" 2>&1 &
     infra=$!
     { base_stage toolchain && base_stage runtime-base &&
-      compose build --force-rm --parallel orchestrator worker users rides; } >"$build_log" 2>&1 || rc=1
+      compose build --force-rm orchestrator worker users rides; } >"$build_log" 2>&1 || rc=1
     wait "$infra" || { rc=1; build_log=$infra_log; }
     if [ "$rc" -ne 0 ]; then
         tail -n 40 "$build_log" >&2
