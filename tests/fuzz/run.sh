@@ -94,7 +94,7 @@ run_one() { # $1 = target name
 }
 
 failed=0
-echo "fuzz: building build/fuzz/libcommon.a"
+echo "fuzz: building $OUT/libcommon.a"
 build_common || { echo "fuzz: build of common/ failed"; exit 2; }
 for t in $targets; do
     echo "fuzz: building fuzz_$t"
