@@ -65,7 +65,7 @@ pytest_tier() {
 
 pytest_tier "black-box tests (pytest, processes on loopback)" \
     /usr/bin/python3 -m pytest tests/integration -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-}
-if [ "${RS_E2E:-0}" = 1 ]; then
+if [ "${RS_E2E:-1}" = 1 ]; then
     pytest_tier "end-to-end tests (pytest, docker compose)" tests/e2e/run.sh
 fi
 

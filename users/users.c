@@ -130,6 +130,8 @@ static http_reply *delete_user(http_req *req, void *ud)
     users_svc *svc = ud;
     const char *name = http_req_param(req, 0);
     json_t *w = json_pack("{s:s, s:{s:s}}", "table", "users", "delete", "username", name);
+    if (!w) /* not UTF-8 (json_pack refuses it): no user can have that name */
+        return http_reply_error(400, "no such user");
     json_int_t changes = 0;
     int rc = db_write(svc->db, w, &changes, NULL);
     json_decref(w);

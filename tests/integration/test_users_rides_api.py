@@ -229,6 +229,9 @@ def test_encoded_slash_in_a_path_is_just_no_such_user(fl):
     add_user(fl, "a")
     is_error(send("DELETE", users(fl) + "/a%2Fb"), 400)
     is_error(send("DELETE", fl.users_url + "/api/v1/users/%zz"), 400)
+    # bytes that are not UTF-8 name nobody (found by the fuzzers' neighbour: it was a 500)
+    is_error(send("DELETE", users(fl) + "/%ff"), 400)
+    is_error(send("DELETE", users(fl) + "/%C3"), 400)
     is_json(requests.get(users(fl), timeout=10), 200, ["a"])
 
 
