@@ -63,7 +63,9 @@ pytest_tier() {
     passed=$((passed + p)); failed=$((failed + f + e))
 }
 
-pytest_tier "black-box tests (pytest, processes on loopback)" \
+# The loopback tier runs the ASan/UBSan builds; any sanitizer report fails the session.
+export RS_BIN=${RS_BIN:-$PWD/build/asan}
+pytest_tier "black-box tests (pytest, processes on loopback, ASan/UBSan builds)" \
     /usr/bin/python3 -m pytest tests/integration -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-}
 if [ "${RS_E2E:-1}" = 1 ]; then
     pytest_tier "end-to-end tests (pytest, docker compose)" tests/e2e/run.sh

@@ -9,12 +9,37 @@ import pytest
 from fleet import Fleet, Rabbit, ZooKeeper
 
 
-@pytest.fixture(scope="session")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_reports(root):
+    """(log file, first report line) for every sanitizer report in the fleet logs: with
+    the ASan/UBSan builds (RS_BIN=build/asan, as make test runs them) a report is a
+    failure even when the test that caused it passed."""
+    found = []
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith(".log"):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                for line in f.read().decode("utf-8", "replace").splitlines():
+                    if any(m in line for m in SANITIZER_MARKS):
+                        found.append((path, line.strip()))
+                        break
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
 def workroot():
     d = tempfile.mkdtemp(prefix="rideshare-it-")
     yield d
-    if os.environ.get("RS_KEEP") != "1":
+    reports = sanitizer_reports(d)
+    if os.environ.get("RS_KEEP") != "1" and not reports:
         shutil.rmtree(d, ignore_errors=True)
+    assert not reports, "sanitizer reports (logs kept in %s):\n%s" % (
+        d, "\n".join(f"{p}: {l}" for p, l in reports))
 
 
 @pytest.fixture(scope="session")
