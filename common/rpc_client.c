@@ -29,8 +29,7 @@
 struct waiter {
     char id[40];
     int done;
-    char *answer;
-    size_t len;
+    struct rpc_answer a;
     pthread_cond_t cv;
     struct waiter *next; /* bucket chain */
 };
@@ -92,8 +91,18 @@ static void deliver(rpc_client *c, amqp_envelope_t *env)
     while (w && strcmp(w->id, id) != 0)
         w = w->next;
     if (w && !w->done) {
-        w->answer = mq_bytes_dup(env->message.body);
-        w->len = env->message.body.len;
+        w->a.body = mq_bytes_dup(env->message.body);
+        w->a.len = env->message.body.len;
+        if ((p->_flags & AMQP_BASIC_TYPE_FLAG) && p->type.len < 16) {
+            char st[16];
+            memcpy(st, p->type.bytes, p->type.len);
+            st[p->type.len] = '\0';
+            w->a.status = atoi(st);
+        }
+        if ((p->_flags & AMQP_BASIC_APP_ID_FLAG) && p->app_id.len < sizeof w->a.worker) {
+            memcpy(w->a.worker, p->app_id.bytes, p->app_id.len);
+            w->a.worker[p->app_id.len] = '\0';
+        }
         w->done = 1;
         pthread_cond_signal(&w->cv);
     }
@@ -260,8 +269,8 @@ static void deadline_in(struct timespec *ts, long ms)
     }
 }
 
-int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, long timeout_ms, char **answer,
-             size_t *answer_len, char *corr_id_out)
+int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, long timeout_ms,
+             struct rpc_answer *answer, char *corr_id_out)
 {
     struct waiter w = {0};
     pthread_condattr_t ca;
@@ -318,11 +327,9 @@ int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, lon
         atomic_fetch_add(&c->unavailable, 1);
 
     if (rc != RPC_OK) {
-        free(w.answer);
+        free(w.a.body);
         return rc;
     }
-    *answer = w.answer;
-    if (answer_len)
-        *answer_len = w.len;
+    *answer = w.a;
     return RPC_OK;
 }

@@ -16,11 +16,20 @@ void rpc_client_free(rpc_client *c);
 
 enum { RPC_OK = 0, RPC_ETIMEOUT = -1, RPC_EUNAVAILABLE = -2, RPC_ESHUTDOWN = -3 };
 
+/* An answer: its body, and the status and worker named in its AMQP properties
+ * (type and app_id; docs/DESIGN.md). */
+struct rpc_answer {
+    char *body; /* NUL-terminated; the caller frees it */
+    size_t len;
+    int status; /* 0 when the answer named none */
+    char worker[64];
+};
+
 /* Publishes body on queue with a fresh correlation id and waits up to timeout_ms.
- * On RPC_OK *answer is a NUL-terminated copy of the answer that the caller frees.
- * corr_id_out (optional, >= 40 bytes) receives the correlation id used. */
+ * On RPC_OK *answer is filled. corr_id_out (optional, >= 40 bytes) receives the
+ * correlation id used. */
 int rpc_call(rpc_client *c, const char *queue, const char *body, size_t len, long timeout_ms,
-             char **answer, size_t *answer_len, char *corr_id_out);
+             struct rpc_answer *answer, char *corr_id_out);
 
 struct rpc_stats {
     unsigned long calls;       /* every rpc_call since start */

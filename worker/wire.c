@@ -111,12 +111,24 @@ int wire_answer(amqp_connection_state_t c, amqp_channel_t ch, const amqp_envelop
     char *corr = wire_corr_id(env);
     int rc = 0;
     if (reply_to[0]) {
-        json_object_set_new(answer, "worker", json_string(worker_id));
-        char *text = jsonx_dump(answer);
+        /* On the wire the status and the worker ride in the properties and the body is the
+         * answer itself, so the orchestrator can pass rows on without parsing them. */
+        json_int_t status = 500;
+        jsonx_get_int(answer, "status", &status);
+        json_t *body = status == 200 ? json_incref(json_object_get(answer, "body")) : NULL;
+        if (!body) {
+            const char *msg = "the worker could not answer";
+            jsonx_get_str(answer, "error", &msg);
+            body = json_pack("{s:s}", "error", msg);
+        }
+        char *text = jsonx_dump(body), type[16];
+        snprintf(type, sizeof type, "%d", (int)status);
         struct wire_msg m = {.exchange = "", .routing_key = reply_to, .corr_id = corr, .body = text,
-                             .len = strlen(text), .content_type = "application/json"};
+                             .len = strlen(text), .content_type = "application/json", .type = type,
+                             .app_id = worker_id};
         rc = wire_publish(c, ch, &m);
         free(text);
+        json_decref(body);
     }
     free(reply_to);
     free(corr);
@@ -159,6 +171,14 @@ int wire_publish(amqp_connection_state_t c, amqp_channel_t ch, const struct wire
     }
     props._flags |= AMQP_BASIC_CONTENT_TYPE_FLAG;
     props.content_type = amqp_cstring_bytes(m->content_type ? m->content_type : "application/json");
+    if (m->type) {
+        props._flags |= AMQP_BASIC_TYPE_FLAG;
+        props.type = amqp_cstring_bytes(m->type);
+    }
+    if (m->app_id) {
+        props._flags |= AMQP_BASIC_APP_ID_FLAG;
+        props.app_id = amqp_cstring_bytes(m->app_id);
+    }
     if (m->expiration_ms > 0) {
         snprintf(expiration, sizeof expiration, "%ld", m->expiration_ms);
         props._flags |= AMQP_BASIC_EXPIRATION_FLAG;

@@ -45,6 +45,7 @@ int wire_answer_error(amqp_connection_state_t c, amqp_channel_t ch, const amqp_e
 struct wire_msg {
     const char *exchange, *routing_key;
     const char *corr_id, *reply_to, *content_type;
+    const char *type, *app_id; /* answers: the status and the worker id (NULL: none) */
     long expiration_ms;
     const char *epoch;
     int64_t seq;
