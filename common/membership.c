@@ -21,9 +21,12 @@ int membership_init(struct zk *zk)
     return ZK_OK;
 }
 
-static char *member_json(const char *id, const char *role, long pid)
+/* seq < 0: not reported (yet). */
+static char *member_json(const char *id, const char *role, long pid, long long seq)
 {
     json_t *o = json_pack("{s:s, s:s, s:I}", "id", id, "role", role, "pid", (json_int_t)pid);
+    if (o && seq >= 0)
+        json_object_set_new(o, "seq", json_integer(seq));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -35,7 +38,7 @@ int membership_register(struct zk *zk, const char *id, const char *role, long pi
     if (rc < 0)
         return rc;
     char *path = xasprintf(ZKP_WORKERS "/%s", id);
-    char *data = member_json(id, role, pid);
+    char *data = member_json(id, role, pid, -1);
     rc = data ? zk_create(zk, path, data, strlen(data), ZKF_EPHEMERAL | ZKF_OWNED, NULL, 0) : ZK_ERR;
     if (rc == ZK_EEXISTS)
         log_error("membership: %s is already registered by another session", path);
@@ -46,8 +49,13 @@ int membership_register(struct zk *zk, const char *id, const char *role, long pi
 
 int membership_update(struct zk *zk, const char *id, const char *role, long pid)
 {
+    return membership_report(zk, id, role, pid, -1);
+}
+
+int membership_report(struct zk *zk, const char *id, const char *role, long pid, long long seq)
+{
     char *path = xasprintf(ZKP_WORKERS "/%s", id);
-    char *data = member_json(id, role, pid);
+    char *data = member_json(id, role, pid, seq);
     int rc = data ? zk_set(zk, path, data, strlen(data)) : ZK_ERR;
     free(path);
     free(data);
@@ -60,15 +68,16 @@ int membership_parse(const struct zk_child *kid, struct member *out)
     json_error_t err;
     json_t *o = json_loadb(kid->data, kid->len, 0, &err);
     const char *id = NULL, *role = NULL;
-    json_int_t pid = 0;
+    json_int_t pid = 0, seq = -1;
     int rc = -1;
-    if (!o || json_unpack(o, "{s:s, s:s, s?:I}", "id", &id, "role", &role, "pid", &pid) != 0) {
+    if (!o || json_unpack(o, "{s:s, s:s, s?:I, s?:I}", "id", &id, "role", &role, "pid", &pid, "seq", &seq) != 0) {
         log_warn("membership: malformed worker znode %s", kid->name);
         goto done;
     }
     snprintf(out->id, sizeof out->id, "%s", id);
     snprintf(out->role, sizeof out->role, "%s", role);
     out->pid = (long)pid;
+    out->seq = (long long)seq;
     rc = 0;
 done:
     json_decref(o);

@@ -1,7 +1,8 @@
 /* membership.h - the fleet's layout in ZooKeeper, in one place.
  *
  *   /rideshare/workers/<worker-id>   ephemeral, owned by the worker's session; data
- *                                    {"id": "<worker-id>", "role": "master"|"slave", "pid": <pid or 0>}
+ *                                    {"id": "<worker-id>", "role": "master"|"slave", "pid": <pid or 0>,
+ *                                     "seq": <applied write sequence, reported about once a second>}
  *   /rideshare/pids/<worker-id>      persistent, written by the orchestrator once it knows the
  *                                    worker's host pid (a container cannot see its own); data "<pid>"
  *   /rideshare/election/<pid>-<id>   ephemeral candidates, pid zero-padded to 10 digits (election.h)
@@ -23,6 +24,7 @@ struct member {
     char id[MEMBER_ID_MAX];
     char role[8];  /* "master" or "slave" */
     long pid;      /* 0 until known */
+    long long seq; /* the applied write sequence it last reported; -1: none yet */
 };
 
 /* Creates the persistent parents of the layout; idempotent. */
@@ -31,6 +33,8 @@ int membership_init(struct zk *zk);
 int membership_register(struct zk *zk, const char *id, const char *role, long pid);
 /* Rewrites the worker's znode data (e.g. a slave that became master). */
 int membership_update(struct zk *zk, const char *id, const char *role, long pid);
+/* The same, with the applied write sequence (for the orchestrator's lag metrics). */
+int membership_report(struct zk *zk, const char *id, const char *role, long pid, long long seq);
 /* Parses one child of ZKP_WORKERS as delivered by zk_watch_children; -1 if malformed. */
 int membership_parse(const struct zk_child *kid, struct member *out);
 

@@ -51,7 +51,7 @@ static void metrics(sbuf *out, void *ud)
                      "# TYPE rideshare_write_seq gauge\nrideshare_write_seq %lld\n",
                 st.calls, st.in_flight, st.timeouts, st.unavailable, (long long)dbapi_seq(o->db));
     if (o->sup)
-        supervisor_metrics(o->sup, out);
+        supervisor_metrics(o->sup, out, (long long)dbapi_seq(o->db));
 }
 
 int main(void)

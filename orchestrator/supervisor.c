@@ -29,6 +29,7 @@ struct wk {
     char hint[8];      /* the role it was started with */
     char role[8];      /* its role in ZooKeeper; "" until it registered */
     long pid;
+    long long seq;     /* the applied sequence it reported; -1: none yet */
     int registered;    /* its znode is there now */
     int was_registered;
     double born;       /* when we started or adopted it */
@@ -99,6 +100,7 @@ static struct wk *add(supervisor *s, const char *id, const char *hint, long pid)
     snprintf(w->id, sizeof w->id, "%s", id);
     snprintf(w->hint, sizeof w->hint, "%s", hint);
     w->pid = pid;
+    w->seq = -1;
     w->born = now_s();
     return w;
 }
@@ -135,6 +137,7 @@ static void on_workers(const char *path, const struct zk_child *kids, size_t n, 
             continue; /* not ours (another fleet, or one we already buried) */
         w->registered = w->was_registered = 1;
         w->gone_since = 0;
+        w->seq = m.seq;
         snprintf(w->role, sizeof w->role, "%s", m.role);
     }
     for (size_t i = 0; i < s->n; i++)
@@ -430,9 +433,27 @@ http_reply *supervisor_worker_list(http_req *req, void *ud)
     return http_reply_json(200, arr);
 }
 
-void supervisor_metrics(supervisor *s, sbuf *out)
+void supervisor_metrics(supervisor *s, sbuf *out, long long acked_seq)
 {
     pthread_mutex_lock(&s->lock);
+    sbuf_printf(out, "# HELP rideshare_worker_info A worker of the fleet, by id, role and container pid.\n"
+                     "# TYPE rideshare_worker_info gauge\n");
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->w[i].doomed)
+            sbuf_printf(out, "rideshare_worker_info{worker=\"%s\",role=\"%s\",pid=\"%ld\"} 1\n", s->w[i].id,
+                        s->w[i].registered ? s->w[i].role : "starting", s->w[i].pid);
+    sbuf_printf(out, "# HELP rideshare_worker_applied_seq The write sequence a worker holds (reported each second).\n"
+                     "# TYPE rideshare_worker_applied_seq gauge\n"
+                     "# HELP rideshare_worker_lag Writes answered that a worker has not applied yet.\n"
+                     "# TYPE rideshare_worker_lag gauge\n");
+    for (size_t i = 0; i < s->n; i++) {
+        const struct wk *w = &s->w[i];
+        if (w->doomed || w->seq < 0)
+            continue;
+        sbuf_printf(out, "rideshare_worker_applied_seq{worker=\"%s\",role=\"%s\"} %lld\n", w->id, w->role, w->seq);
+        sbuf_printf(out, "rideshare_worker_lag{worker=\"%s\",role=\"%s\"} %lld\n", w->id, w->role,
+                    acked_seq > w->seq ? acked_seq - w->seq : 0);
+    }
     int masters = 0, slaves = 0, starting = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (s->w[i].doomed)

@@ -33,9 +33,10 @@ void supervisor_free(supervisor *s);
 /* Counts one db/read for the autoscaler (a dbapi read hook; ud is the supervisor). */
 void supervisor_count_read(void *ud);
 
-/* Appends the fleet's series (workers by role, slaves wanted, starts, removals by
- * reason, scale events) in the Prometheus text format. */
-void supervisor_metrics(supervisor *s, sbuf *out);
+/* Appends the fleet's series (each worker's role, applied sequence and lag behind
+ * acked_seq, workers by role, slaves wanted, starts, removals by reason, scale events)
+ * in the Prometheus text format. */
+void supervisor_metrics(supervisor *s, sbuf *out, long long acked_seq);
 
 /* POST /api/v1/crash/master, POST /api/v1/crash/slave, GET /api/v1/worker/list. */
 http_reply *supervisor_crash_master(http_req *req, void *ud);

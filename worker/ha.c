@@ -22,7 +22,31 @@ struct ha {
     struct election *el; /* NULL while we do not stand */
     const char *id;      /* borrowed: WORKER_ID lives as long as the process */
     long pid;
+    int64_t reported_seq; /* what the member node says now */
+    double reported_at;
 };
+
+#define HA_REPORT_EVERY_S 1.0
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* At most once a second, and only when the sequence moved: a znode write costs a round
+ * trip to ZooKeeper, the loop turns thousands of times a second. */
+static void report(const char *role, int64_t applied, void *ud)
+{
+    ha *h = ud;
+    double now = mono_s();
+    if (applied == h->reported_seq || now - h->reported_at < HA_REPORT_EVERY_S)
+        return;
+    h->reported_at = now;
+    if (membership_report(h->zk, h->id, role, h->pid, (long long)applied) == ZK_OK)
+        h->reported_seq = applied;
+}
 
 static void nap_ms(long ms)
 {
@@ -33,6 +57,7 @@ static void nap_ms(long ms)
 ha *ha_new(const char *hosts, int session_ms, const char *id)
 {
     ha *h = xcalloc(1, sizeof *h);
+    h->reported_seq = -1;
     h->id = id;
     h->zk = zk_new(hosts, session_ms, CONNECT_WAIT_MS);
     if (!h->zk)
@@ -115,6 +140,7 @@ void ha_wire(ha *h, struct worker_ctx *w)
     w->should_promote = should_promote;
     w->on_synced = on_synced;
     w->should_abdicate = should_abdicate;
+    w->report = report;
     w->seam_ud = h;
 }
 

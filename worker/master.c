@@ -253,6 +253,8 @@ static int serve(struct master *m)
     while (!*m->w->stop) {
         if (abdicating(m))
             return MASTER_ABDICATED;
+        if (m->w->report)
+            m->w->report("master", m->applied, m->w->seam_ud);
         amqp_envelope_t env;
         int got = wire_recv(m->c, &env, RECV_TIMEOUT_MS);
         if (got < 0)

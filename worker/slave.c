@@ -439,6 +439,8 @@ static int serve(struct slave *sl)
             return promote(sl);
         if (sl->resyncing && wire_now_ms() - sl->asked_ms > SNAPSHOT_RETRY_MS && ask_snapshot(sl) < 0)
             return -1;
+        if (sl->w->report && sl->serving)
+            sl->w->report("slave", sl->st.applied, sl->w->seam_ud);
         amqp_envelope_t env;
         int got = wire_recv(sl->c, &env, RECV_TIMEOUT_MS);
         if (got < 0)

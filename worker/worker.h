@@ -5,6 +5,7 @@
 #define RS_WORKER_WORKER_H
 
 #include <signal.h>
+#include <stdint.h>
 
 #include "mq.h"
 
@@ -26,7 +27,10 @@ struct worker_ctx {
     /* Asked by a master between writes: nonzero makes master_run return MASTER_ABDICATED
      * at once, the write in hand unacked (RabbitMQ gives it to the next master). NULL: never. */
     int (*should_abdicate)(void *ud);
-    void *seam_ud; /* the ud of the three seams above */
+    /* Called on every turn of a role's loop with its role and applied sequence; the
+     * ZooKeeper code publishes it now and then for the orchestrator's metrics. */
+    void (*report)(const char *role, int64_t applied, void *ud);
+    void *seam_ud; /* the ud of the seams above */
 };
 
 #endif

@@ -206,6 +206,30 @@ def test_sigterm_master_hands_over_at_once(ha_fleet):
     wait_whole(ha_fleet)
 
 
+def test_metrics_show_each_workers_role_applied_sequence_and_lag(ha_fleet):
+    wait_whole(ha_fleet)
+    for i in range(5):
+        assert insert_user(ha_fleet, f"metrics-{i}").status_code == 200
+
+    def series():
+        text = requests.get(ha_fleet.orch_url + "/metrics", timeout=5).text
+        acked = int(float(next(l.split()[1] for l in text.splitlines() if l.startswith("rideshare_write_seq "))))
+        seqs = {l.split("{")[1].split("}")[0]: int(l.split()[1]) for l in text.splitlines()
+                if l.startswith("rideshare_worker_applied_seq{")}
+        lags = [int(l.split()[1]) for l in text.splitlines() if l.startswith("rideshare_worker_lag{")]
+        return text, acked, seqs, lags
+
+    def caught_up():
+        text, acked, seqs, lags = series()
+        return len(seqs) == 2 and set(seqs.values()) == {acked} and lags == [0, 0]
+
+    wait_until(caught_up, 10, 0.2, what="both workers report the acked sequence")
+    text, acked, seqs, _ = series()
+    assert acked >= 5
+    assert sorted(k.split('role="')[1].rstrip('"') for k in seqs) == ["master", "slave"]
+    assert text.count("rideshare_worker_info{") == 2
+
+
 def test_orchestrator_restart_brings_the_fleet_back_whole_with_one_master(ha_fleet):
     wait_whole(ha_fleet)
     before = set(ha_fleet.worker_list())
