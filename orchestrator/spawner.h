@@ -67,7 +67,8 @@ int spawner_inspect(struct spawner *sp, const char *id, struct spawner_worker *o
 /* Sends signal sig to worker id. */
 int spawner_kill(struct spawner *sp, const char *id, int sig);
 /* Stops the worker if needed and forgets it: container removed (with an anonymous volume),
- * or child killed, reaped and its database files deleted. */
+ * or child killed and reaped. Database files in DATA_DIR or on WORKER_VOLUME stay, so a
+ * fleet that loses every live copy at once restarts from the freshest one. */
 int spawner_remove(struct spawner *sp, const char *id);
 /* Every worker of this fleet, running or not; *out is one array (free()), NULL when *n == 0. */
 int spawner_list(struct spawner *sp, struct spawner_worker **out, size_t *n);

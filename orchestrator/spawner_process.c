@@ -266,16 +266,6 @@ static int p_kill(struct spawner *sp, const char *id, int sig)
     return rc;
 }
 
-static void unlink_db(const char *db_path)
-{
-    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        char *p = xasprintf("%s%s", db_path, suffixes[i]);
-        unlink(p);
-        free(p);
-    }
-}
-
 static int p_remove(struct spawner *sp, const char *id)
 {
     struct pspawner *ps = impl(sp);
@@ -291,7 +281,8 @@ static int p_remove(struct spawner *sp, const char *id)
         if (waitpid(c->pid, &status, 0) == c->pid)  /* SIGKILL: prompt, fine under mu */
             record_exit(c, status);
     }
-    unlink_db(c->db_path);
+    /* The database stays: if every live copy is lost at once, the next master seeds
+     * from the freshest file left here (worker/seed.c), as on the docker volume. */
     free(c->db_path);
     *c = ps->kids[--ps->n];
     pthread_mutex_unlock(&ps->mu);

@@ -146,6 +146,7 @@ void ha_wire(ha *h, struct worker_ctx *w)
 
 static int became_master(ha *h)
 {
+    h->reported_seq = -1; /* the update below drops the reported sequence: report it anew */
     if (membership_update(h->zk, h->id, "master", h->pid) < 0)
         log_warn("ha: cannot mark %s as master in its member node", h->id);
     return 0;

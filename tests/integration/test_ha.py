@@ -223,7 +223,11 @@ def test_metrics_show_each_workers_role_applied_sequence_and_lag(ha_fleet):
         text, acked, seqs, lags = series()
         return len(seqs) == 2 and set(seqs.values()) == {acked} and lags == [0, 0]
 
-    wait_until(caught_up, 10, 0.2, what="both workers report the acked sequence")
+    try:
+        wait_until(caught_up, 10, 0.2, what="both workers report the acked sequence")
+    except TimeoutError:
+        print("acked, applied, lags:", series()[1:])  # what the failure looked like
+        raise
     text, acked, seqs, _ = series()
     assert acked >= 5
     assert sorted(k.split('role="')[1].rstrip('"') for k in seqs) == ["master", "slave"]
