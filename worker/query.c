@@ -328,27 +328,39 @@ fail:
     return rc;
 }
 
-/* INSERT INTO t (c, ...) VALUES (?, ...) */
-static int compile_insert(query *q, const struct table_def *t, const json_t *row, struct sqlbuf *sb, char *err,
-                          size_t errlen)
+/* The column/value pairs of an insert or an update's set: each column checked (known,
+ * writable, value of its type), written with each_fmt (two %s: separator, column) and its
+ * value bound in order. */
+static int add_values(query *q, const struct table_def *t, const json_t *values, const char *each_fmt,
+                      struct sqlbuf *sb, char *err, size_t errlen)
 {
     const char *name;
     json_t *v;
     int rc;
     size_t i = 0;
-    if (!json_is_object(row) || json_object_size(row) == 0)
-        return fail_invalid(err, errlen, "\"insert\" must be a non-empty object of column values");
-    sb_add(sb, "INSERT INTO \"%s\" (", t->name);
-    json_object_foreach((json_t *)row, name, v) {
+    json_object_foreach((json_t *)values, name, v) {
         const struct col_def *c;
         if ((rc = get_col(t, name, &c, err, errlen)) < 0 || (rc = check_writable(c, err, errlen)) < 0 ||
             (rc = check_value(c, v, err, errlen)) < 0)
             return rc;
-        sb_add(sb, "%s\"%s\"", i++ ? ", " : "", c->name);
+        sb_add(sb, each_fmt, i++ ? ", " : "", c->name);
         add_bind(q, v);
     }
+    return QUERY_OK;
+}
+
+/* INSERT INTO t (c, ...) VALUES (?, ...) */
+static int compile_insert(query *q, const struct table_def *t, const json_t *row, struct sqlbuf *sb, char *err,
+                          size_t errlen)
+{
+    int rc;
+    if (!json_is_object(row) || json_object_size(row) == 0)
+        return fail_invalid(err, errlen, "\"insert\" must be a non-empty object of column values");
+    sb_add(sb, "INSERT INTO \"%s\" (", t->name);
+    if ((rc = add_values(q, t, row, "%s\"%s\"", sb, err, errlen)) < 0)
+        return rc;
     sb_add(sb, ") VALUES (");
-    for (i = 0; i < q->nbinds; i++)
+    for (size_t i = 0; i < q->nbinds; i++)
         sb_add(sb, "%s?", i ? ", " : "");
     sb_add(sb, ")");
     return QUERY_OK;
@@ -358,23 +370,14 @@ static int compile_insert(query *q, const struct table_def *t, const json_t *row
 static int compile_update(query *q, const struct table_def *t, const json_t *w, const json_t *set,
                           struct sqlbuf *sb, char *err, size_t errlen)
 {
-    const char *name;
-    json_t *v;
     int rc;
-    size_t i = 0;
     if (!json_is_object(set) || json_object_size(set) == 0)
         return fail_invalid(err, errlen, "an update needs a non-empty \"set\" object of column values");
     if (!json_is_object(w) || json_object_size(w) == 0)
         return fail_invalid(err, errlen, "\"update\" must be a non-empty object of column conditions");
     sb_add(sb, "UPDATE \"%s\" SET ", t->name);
-    json_object_foreach((json_t *)set, name, v) {
-        const struct col_def *c;
-        if ((rc = get_col(t, name, &c, err, errlen)) < 0 || (rc = check_writable(c, err, errlen)) < 0 ||
-            (rc = check_value(c, v, err, errlen)) < 0)
-            return rc;
-        sb_add(sb, "%s\"%s\" = ?", i++ ? ", " : "", c->name);
-        add_bind(q, v);
-    }
+    if ((rc = add_values(q, t, set, "%s\"%s\" = ?", sb, err, errlen)) < 0)
+        return rc;
     return compile_where(q, t, w, "\"update\"", sb, err, errlen);
 }
 
