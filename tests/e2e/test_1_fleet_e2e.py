@@ -128,6 +128,38 @@ def test_autoscaling_follows_reads_per_interval(quiet):
     assert len(workers(f)) == 2
 
 
+def test_restarted_orchestrator_adopts_its_fleet(quiet):
+    """It finds its workers again by their Docker labels: same pids, the data intact, no
+    second master and no orphan container."""
+    f = quiet
+    assert db(f, "clear", None).status_code == 200
+    assert add_user(f, "before-orch-restart").status_code == 200
+    before = workers(f)
+    orch = compose_container("orchestrator")
+
+    def started_at():
+        return subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", orch], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    first = started_at()
+    subprocess.run(["docker", "restart", "-t", "10", orch], check=True, capture_output=True)
+    assert started_at() != first, "the orchestrator was not restarted"
+    def healthy():
+        try:
+            return requests.get(f.orch_url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(healthy, 60, "orchestrator up")
+    after = fleet_settled(f, 1, timeout=60)
+    assert after == before, "the restarted orchestrator replaced workers instead of adopting them"
+    assert "before-orch-restart" in usernames(f)
+    running = subprocess.run(["docker", "ps", "-q", "--filter", "label=rideshare.role=worker",
+                              "--filter", "label=rideshare.fleet=rideshare"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert len(running) == 2, "a worker container runs that the fleet does not count"
+
+
 @pytest.mark.parametrize("service", ["rabbitmq", "zookeeper"])
 def test_infrastructure_restart_under_load_loses_no_acknowledged_write(quiet, service):
     f = quiet
