@@ -56,6 +56,7 @@ COPY --from=build /${SERVICE} /usr/local/bin/${SERVICE}
 # Inside the network every service listens on port 80 as a non-root user. Docker >= 20.10
 # already sets net.ipv4.ip_unprivileged_port_start=0 in a container's own network namespace;
 # the file capability also covers older engines and containers started without it.
+COPY docker/entrypoint.sh /usr/local/bin/rideshare-entrypoint
 RUN setcap cap_net_bind_service=+ep "/usr/local/bin/${SERVICE}"
 # Containers inherit these labels (the orchestrator adds rideshare.fleet to its workers;
 # `scripts/fleet.sh down` removes containers labelled rideshare.role=worker + rideshare.fleet).
@@ -64,5 +65,5 @@ USER rideshare
 WORKDIR /data
 EXPOSE 80
 STOPSIGNAL SIGTERM
-# exec: the service is PID 1 and gets SIGTERM directly; extra arguments are passed on.
-ENTRYPOINT ["/bin/sh", "-c", "exec \"/usr/local/bin/$SERVICE\" \"$@\"", "--"]
+# exec all the way: the service is PID 1 and gets SIGTERM directly; arguments pass on.
+ENTRYPOINT ["/usr/local/bin/rideshare-entrypoint"]

@@ -44,9 +44,6 @@ ensure_tools() {
     apt_install docker-compose docker-compose
     apt_install curl curl
     [ -x /usr/sbin/debootstrap ] || apt_install debootstrap debootstrap
-    # The orchestrator's non-root user reaches the Docker socket through its group.
-    DOCKER_GID=$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
-    export DOCKER_GID
 }
 
 # Workers are started by the orchestrator, not by compose: find them by their labels
@@ -157,7 +154,6 @@ cmd_up() {
 
 cmd_down() {
     command -v docker-compose >/dev/null 2>&1 || die "docker-compose is not installed"
-    export DOCKER_GID=${DOCKER_GID:-0}
     # The orchestrator first, so it does not replace the workers we remove; then the workers
     # (they hold the network and the volume), then everything compose knows.
     docker-compose stop -t 10 orchestrator >/dev/null 2>&1 || true
@@ -179,12 +175,10 @@ cmd_clean() {
 }
 
 cmd_logs() {
-    export DOCKER_GID=${DOCKER_GID:-0}
     compose logs -f --tail=100 "$@"
 }
 
 cmd_ps() {
-    export DOCKER_GID=${DOCKER_GID:-0}
     compose ps
     echo
     echo "workers (labels $WORKER_LABEL, $FLEET_LABEL):"
