@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tmpdb.h"
+
 #include "../../worker/query.h"
 #include "../../worker/store.h"
 
@@ -19,16 +21,6 @@ struct fixture {
     char path[2][64];
     store *s[2];
 };
-
-static void remove_db(const char *path)
-{
-    char side[96];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-}
 
 static int setup(void **state)
 {
