@@ -165,6 +165,7 @@ def test_infrastructure_restart_under_load_loses_no_acknowledged_write(quiet, se
     f = quiet
     assert db(f, "clear", None).status_code == 200
     container = compose_container(service)
+    started_before = metric(f, "rideshare_workers_started_total")
     acked, codes = write_load(f, f"restart-{service}", 2,
                               lambda: subprocess.run(["docker", "restart", "-t", "5", container], check=True,
                                                      capture_output=True), 5)
@@ -175,3 +176,6 @@ def test_infrastructure_restart_under_load_loses_no_acknowledged_write(quiet, se
     missing = set(acked) - usernames(f)
     assert not missing, f"{len(missing)} acknowledged writes lost across the {service} restart"
     assert len(acked) > 0
+    # at most the master it may cost and a slave to replace it: no storm of respawns
+    started = metric(f, "rideshare_workers_started_total") - started_before
+    assert started <= 3, f"{started:.0f} workers started across the {service} restart"
