@@ -21,21 +21,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from fleet import Fleet, Rabbit, ZooKeeper, db, wait_until  # noqa: E402
 
 
-def candidates_by_id(zk):
-    out = {}
-    for paths in zk.ephemerals().values():
-        for p in paths:
-            if p.startswith("/rideshare/election/"):
-                pid, wid = p.rsplit("/", 1)[1].split("-", 1)
-                out[wid] = int(pid)
-    return out
-
-
-def whole(f):
-    pids = f.worker_list()
-    return len(pids) == 2 and f.zk.master_pid() in pids and sorted(f.zk.candidates()) == pids
-
-
 def write(f, name):
     try:
         return db(f, "write", {"table": "users", "insert": {"username": name, "password": "a" * 40}},
@@ -45,7 +30,7 @@ def write(f, name):
 
 
 def master_round(f, k):
-    wait_until(lambda: whole(f), 60, 0.1, what="fleet whole")
+    wait_until(lambda: f.is_whole(), 60, 0.1, what="fleet whole")
     assert write(f, f"m{k}-before")
     master = f.zk.master_pid()
     t0 = time.time()
@@ -58,7 +43,7 @@ def master_round(f, k):
 
 
 def slave_round(f, k):
-    wait_until(lambda: whole(f), 60, 0.1, what="fleet whole")
+    wait_until(lambda: f.is_whole(), 60, 0.1, what="fleet whole")
     before = set(f.worker_list())
     (slave,) = before - {f.zk.master_pid()}
     t0 = time.time()
@@ -68,7 +53,7 @@ def slave_round(f, k):
         if new:
             try:
                 r = db(f, "read", {"table": "users", "count": True}, timeout=10)
-                if r.status_code == 200 and candidates_by_id(f.zk).get(r.headers.get("X-Worker")) in new:
+                if r.status_code == 200 and f.zk.candidates_by_id().get(r.headers.get("X-Worker")) in new:
                     return time.time() - t0
             except requests.RequestException:
                 pass

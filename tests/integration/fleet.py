@@ -189,10 +189,19 @@ class ZooKeeper:
                 out[sess].append(line)
         return out
 
+    def candidates_by_id(self):
+        """{worker id: pid} of every worker standing in the election (synced slaves, master)."""
+        out = {}
+        for paths in self.ephemerals().values():
+            for p in paths:
+                if p.startswith("/rideshare/election/"):
+                    pid, wid = p.rsplit("/", 1)[1].split("-", 1)
+                    out[wid] = int(pid)
+        return out
+
     def candidates(self):
         """The pids standing in the election, ascending."""
-        return sorted(int(p.rsplit("/", 1)[1].split("-", 1)[0]) for paths in self.ephemerals().values()
-                      for p in paths if p.startswith("/rideshare/election/"))
+        return sorted(self.candidates_by_id().values())
 
     def master_pid(self):
         """The pid of whoever holds /rideshare/master (its session's election candidate
@@ -273,6 +282,12 @@ class Fleet:
         r = requests.get(f"{self.orch_url}/api/v1/worker/list", timeout=5)
         assert r.status_code == 200, r.text
         return r.json()
+
+    def is_whole(self, slaves=1):
+        """True when worker/list has 1 + slaves pids, one of them the elected master, and
+        every other one a synced slave standing in the election."""
+        pids = self.worker_list()
+        return len(pids) == 1 + slaves and self.zk.master_pid() in pids and self.zk.candidates() == pids
 
     def crash(self, kind):
         """POST /api/v1/crash/<kind>; the response."""

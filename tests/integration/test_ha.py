@@ -29,27 +29,8 @@ def usernames(fleet):
     return {row["username"] for row in r.json()}
 
 
-def candidates_by_id(zk):
-    """{worker id: pid} of every worker standing in the election (synced slaves, master)."""
-    out = {}
-    for paths in zk.ephemerals().values():
-        for p in paths:
-            if p.startswith("/rideshare/election/"):
-                pid, wid = p.rsplit("/", 1)[1].split("-", 1)
-                out[wid] = int(pid)
-    return out
-
-
-def whole(fleet, slaves=1):
-    """True when worker/list has 1 + slaves pids, one of them the elected master, and every
-    other one a synced slave standing in the election."""
-    pids = fleet.worker_list()
-    master = fleet.zk.master_pid()
-    return len(pids) == 1 + slaves and master in pids and sorted(fleet.zk.candidates()) == pids
-
-
 def wait_whole(fleet, slaves=1, timeout=30):
-    wait_until(lambda: whole(fleet, slaves), timeout, 0.2, what=f"1 master + {slaves} slaves serving")
+    wait_until(lambda: fleet.is_whole(slaves), timeout, 0.2, what=f"1 master + {slaves} slaves serving")
 
 
 def wait_writable(fleet, timeout=30):
@@ -110,7 +91,7 @@ def test_crashed_slave_is_replaced_by_one_holding_all_data(ha_fleet):
     # The only slave now: it serves every read, and holds everything written before.
     r = db(ha_fleet, "read", {"table": "users", "columns": ["username"]})
     assert r.status_code == 200
-    assert candidates_by_id(ha_fleet.zk)[r.headers["X-Worker"]] == new
+    assert ha_fleet.zk.candidates_by_id()[r.headers["X-Worker"]] == new
     assert {f"before-crash-{i}" for i in range(30)} <= {row["username"] for row in r.json()}
 
 
@@ -121,7 +102,7 @@ def test_scale_out_to_three_then_lowest_pid_slave_wins_the_election(ha_fleet):
     reader = Reader(ha_fleet, rate=12.5)
     reader.start()
     try:
-        wait_until(lambda: whole(ha_fleet, slaves=3), 30, 0.2, what="3 slaves serving")
+        wait_until(lambda: ha_fleet.is_whole(slaves=3), 30, 0.2, what="3 slaves serving")
         old_master = ha_fleet.zk.master_pid()
         slaves = sorted(set(ha_fleet.worker_list()) - {old_master})
         r = ha_fleet.crash("master")
@@ -247,7 +228,7 @@ def test_orchestrator_restart_brings_the_fleet_back_whole_with_one_master(ha_fle
         m = ha_fleet.zk.master_pid()
         if m and m not in before:  # the old master's node may linger until its session expires
             seen_masters.add(m)
-        return whole(ha_fleet)
+        return ha_fleet.is_whole()
 
     wait_until(check, 30, 0.1, what="1 master + 1 slave after the restart")
     assert not (set(ha_fleet.worker_list()) & before)
