@@ -2,6 +2,7 @@
 #include "docker.h"
 
 #include "log.h"
+#include "sbuf.h"
 #include "xalloc.h"
 
 #include <curl/curl.h>
@@ -21,22 +22,6 @@ struct docker {
     pthread_mutex_t mu;   /* one request at a time on the one handle */
     CURL *curl;
 };
-
-struct buf {
-    char *p;
-    size_t n;
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct buf *b = arg;
-    size_t len = size * nmemb;
-    b->p = xrealloc(b->p, b->n + len + 1);
-    memcpy(b->p + b->n, data, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-    return len;
-}
 
 static void curl_init_once(void)
 {
@@ -77,7 +62,8 @@ void docker_free(struct docker *d)
 static long exchange(struct docker *d, const char *method, const char *path, const json_t *body, const char *upload,
                      char **raw)
 {
-    struct buf resp = {NULL, 0};
+    sbuf resp;
+    sbuf_init(&resp);
     char *url = xasprintf("http://localhost%s", path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     FILE *in = NULL;
@@ -90,7 +76,7 @@ static long exchange(struct docker *d, const char *method, const char *path, con
     curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->sock);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sbuf_sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
@@ -129,9 +115,8 @@ done:
     free(text);
     free(url);
     if (raw && status >= 0)
-        *raw = resp.p ? resp.p : xstrdup("");
-    else
-        free(resp.p);
+        *raw = sbuf_take(&resp, NULL);
+    sbuf_deinit(&resp);
     return status;
 }
 

@@ -11,6 +11,7 @@
 
 #include "jsonx.h"
 #include "log.h"
+#include "sbuf.h"
 #include "xalloc.h"
 
 struct handle {
@@ -22,11 +23,6 @@ struct http_client {
     long timeout_ms;
     pthread_mutex_t lock; /* guards only the free list */
     struct handle *free_list;
-};
-
-struct buf {
-    char *data;
-    size_t len;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -84,17 +80,6 @@ static void give_back(http_client *c, struct handle *h)
     pthread_mutex_unlock(&c->lock);
 }
 
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
-{
-    struct buf *b = ud;
-    size_t len = size * n;
-    b->data = xrealloc(b->data, b->len + len + 1);
-    memcpy(b->data + b->len, ptr, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return len;
-}
-
 int http_client_request(http_client *c, const char *method, const char *url, const char *body,
                         size_t body_len, long *status, char **resp, size_t *resp_len)
 {
@@ -102,7 +87,8 @@ int http_client_request(http_client *c, const char *method, const char *url, con
     if (!h)
         return -1;
     CURL *cu = h->curl;
-    struct buf b = {0};
+    sbuf b;
+    sbuf_init(&b);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
     char idh[80];
@@ -118,7 +104,7 @@ int http_client_request(http_client *c, const char *method, const char *url, con
     curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(cu, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, sbuf_sink);
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
     if (body) {
         curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
@@ -131,7 +117,7 @@ int http_client_request(http_client *c, const char *method, const char *url, con
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         log_warn("http client: %s %s: %s", method, url, curl_easy_strerror(rc));
-        free(b.data);
+        sbuf_deinit(&b);
         /* a failed handle may hold a broken connection: drop it rather than reuse it */
         curl_easy_cleanup(cu);
         free(h);
@@ -142,9 +128,8 @@ int http_client_request(http_client *c, const char *method, const char *url, con
     if (resp_len)
         *resp_len = b.len;
     if (resp)
-        *resp = b.data ? b.data : xstrdup("");
-    else
-        free(b.data);
+        *resp = sbuf_take(&b, NULL);
+    sbuf_deinit(&b);
     return 0;
 }
 

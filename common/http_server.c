@@ -289,7 +289,6 @@ static http_reply *metrics_reply(http_server *srv)
         srv->metrics_extra(&b, srv->ud);
     size_t len;
     char *text = sbuf_take(&b, &len);
-    sbuf_deinit(&b);
     return http_reply_text(200, "text/plain; version=0.0.4", text, len);
 }
 

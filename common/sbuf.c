@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "xalloc.h"
 
@@ -40,11 +41,29 @@ void sbuf_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
+void sbuf_append(sbuf *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        b->cap = (b->len + len + 1) * 2;
+        b->data = xrealloc(b->data, b->cap);
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+size_t sbuf_sink(char *data, size_t size, size_t nmemb, void *ud)
+{
+    sbuf_append(ud, data, size * nmemb);
+    return size * nmemb;
+}
+
 char *sbuf_take(sbuf *b, size_t *len)
 {
     char *p = b->data;
     if (len)
         *len = b->len;
-    sbuf_init(b);
+    b->data = NULL;
+    b->len = b->cap = 0;
     return p;
 }
