@@ -355,7 +355,9 @@ void supervisor_count_read(void *ud)
 /* ---- HTTP ---- */
 
 /* Kills the chosen worker now and evicts it from ZooKeeper, so that an election or a
- * respawn starts at once; the supervisor thread removes what is left. */
+ * respawn starts at once; the supervisor thread removes what is left.
+ * Entered with s->lock held (target points into the table); it marks the target and
+ * releases the lock before the slow kill, so it returns unlocked. */
 static http_reply *crash(supervisor *s, struct wk *target)
 {
     char id[48];
