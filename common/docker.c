@@ -1,6 +1,8 @@
 /* docker.c - Docker Engine API over the unix socket with libcurl, JSON with jansson. */
 #include "docker.h"
 
+#include "http_client.h"
+#include "jsonx.h"
 #include "log.h"
 #include "sbuf.h"
 #include "xalloc.h"
@@ -23,15 +25,9 @@ struct docker {
     CURL *curl;
 };
 
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 struct docker *docker_new(const char *sock)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, curl_init_once);
+    http_client_global_init();
     CURL *c = curl_easy_init();
     if (!c) {
         log_error("docker: curl_easy_init failed");
@@ -73,14 +69,7 @@ static long exchange(struct docker *d, const char *method, const char *path, con
     pthread_mutex_lock(&d->mu);
     CURL *c = d->curl;
     curl_easy_reset(c);  /* keeps the connection, drops the last request's options */
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->sock);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sbuf_sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    docker_curl_request(c, d->sock, method, url, &resp);
     if (upload) {
         struct stat sb;
         in = fopen(upload, "rb");
@@ -155,6 +144,11 @@ static int call(struct docker *d, const char *method, const char *path, const js
     return st;
 }
 
+int docker_call(struct docker *d, const char *method, const char *path, const json_t *body, json_t **out)
+{
+    return call(d, method, path, body, out);
+}
+
 int docker_ping(struct docker *d)
 {
     char *raw = NULL;
@@ -180,28 +174,6 @@ int docker_ping(struct docker *d)
     return DOCKER_OK;
 }
 
-/* A JSON array of strings from a NULL-terminated list. */
-static json_t *str_array(const char *const *list)
-{
-    json_t *a = json_array();
-    for (; list && *list; list++)
-        json_array_append_new(a, json_string(*list));
-    return a;
-}
-
-/* {"k": "v", ...} from "k=v" strings; an entry without '=' gets an empty value. */
-static json_t *label_object(const char *const *list)
-{
-    json_t *o = json_object();
-    for (; list && *list; list++) {
-        const char *eq = strchr(*list, '=');
-        char *key = eq ? xstrndup(*list, (size_t)(eq - *list)) : xstrdup(*list);
-        json_object_set_new(o, key, json_string(eq ? eq + 1 : ""));
-        free(key);
-    }
-    return o;
-}
-
 int docker_create(struct docker *d, const struct docker_spec *spec, char **id_out)
 {
     int st = DOCKER_ERR;
@@ -211,11 +183,11 @@ int docker_create(struct docker *d, const struct docker_spec *spec, char **id_ou
     json_t *host = json_object();
     json_object_set_new(body, "Image", json_string(spec->image));
     if (spec->cmd)
-        json_object_set_new(body, "Cmd", str_array(spec->cmd));
+        json_object_set_new(body, "Cmd", jsonx_str_array(spec->cmd));
     if (spec->env)
-        json_object_set_new(body, "Env", str_array(spec->env));
+        json_object_set_new(body, "Env", jsonx_str_array(spec->env));
     if (spec->labels)
-        json_object_set_new(body, "Labels", label_object(spec->labels));
+        json_object_set_new(body, "Labels", jsonx_kv_object(spec->labels));
     if (spec->volumes) {
         json_t *vols = json_object();
         for (const char *const *v = spec->volumes; *v; v++)
@@ -223,9 +195,15 @@ int docker_create(struct docker *d, const struct docker_spec *spec, char **id_ou
         json_object_set_new(body, "Volumes", vols);
     }
     if (spec->binds)
-        json_object_set_new(host, "Binds", str_array(spec->binds));
+        json_object_set_new(host, "Binds", jsonx_str_array(spec->binds));
     if (spec->network)
         json_object_set_new(host, "NetworkMode", json_string(spec->network));
+    if (spec->memory_bytes > 0) {
+        json_object_set_new(host, "Memory", json_integer(spec->memory_bytes));
+        json_object_set_new(host, "MemorySwap", json_integer(spec->memory_bytes));
+    }
+    if (spec->pids_limit > 0)
+        json_object_set_new(host, "PidsLimit", json_integer(spec->pids_limit));
     json_object_set_new(body, "HostConfig", host);
 
     if (spec->name) {
@@ -253,6 +231,18 @@ done:
     return st;
 }
 
+void docker_curl_request(CURL *c, const char *sock, const char *method, const char *url, sbuf *resp)
+{
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sbuf_sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+}
+
 /* "/containers/<escaped name or id><suffix>" */
 static char *container_path(const char *container, const char *suffix)
 {
@@ -262,12 +252,18 @@ static char *container_path(const char *container, const char *suffix)
     return p;
 }
 
-int docker_start(struct docker *d, const char *container)
+/* A call on one container that answers nothing of interest. */
+static int container_call(struct docker *d, const char *method, const char *container, const char *suffix)
 {
-    char *path = container_path(container, "/start");
-    int st = call(d, "POST", path, NULL, NULL);
+    char *path = container_path(container, suffix);
+    int st = call(d, method, path, NULL, NULL);
     free(path);
     return st;
+}
+
+int docker_start(struct docker *d, const char *container)
+{
+    return container_call(d, "POST", container, "/start");
 }
 
 int docker_inspect(struct docker *d, const char *container, struct docker_state *out)
@@ -295,21 +291,15 @@ int docker_kill(struct docker *d, const char *container, int sig)
 {
     char suffix[32];
     snprintf(suffix, sizeof suffix, "/kill?signal=%d", sig);
-    char *path = container_path(container, suffix);
-    int st = call(d, "POST", path, NULL, NULL);
-    free(path);
-    return st;
+    return container_call(d, "POST", container, suffix);
 }
 
 int docker_remove(struct docker *d, const char *container)
 {
-    char *path = container_path(container, "?force=1&v=1");
-    int st = call(d, "DELETE", path, NULL, NULL);
-    free(path);
-    return st;
+    return container_call(d, "DELETE", container, "?force=1&v=1");
 }
 
-void docker_list_free(struct docker_container *list, size_t n)
+void docker_objects_free(struct docker_object *list, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(list[i].id);
@@ -320,44 +310,64 @@ void docker_list_free(struct docker_container *list, size_t n)
     free(list);
 }
 
-int docker_list(struct docker *d, const char *const *labels, struct docker_container **out, size_t *n)
+int docker_get_filtered(struct docker *d, const char *path, const char *key, const char *const *values, json_t **out)
+{
+    json_t *filters = json_pack("{s:o}", key, jsonx_str_array(values));
+    char *ftext = json_dumps(filters, JSON_COMPACT);
+    char *esc = curl_easy_escape(NULL, ftext, 0);
+    char *full = xasprintf("%s%cfilters=%s", path, strchr(path, '?') ? '&' : '?', esc);
+    int st = call(d, "GET", full, NULL, out);
+    curl_free(esc);
+    free(ftext);
+    free(full);
+    json_decref(filters);
+    if (st == DOCKER_OK && !json_is_array(*out)) {
+        log_error("docker: the answer to %s is not an array", path);
+        json_decref(*out);
+        *out = NULL;
+        st = DOCKER_ERR;
+    }
+    return st;
+}
+
+int docker_list_objects(struct docker *d, const char *path, const char *const *labels, docker_object_parse *parse,
+                        struct docker_object **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    json_t *filters = json_pack("{s:o}", "label", str_array(labels));
-    char *ftext = json_dumps(filters, JSON_COMPACT);
-    char *esc = curl_easy_escape(NULL, ftext, 0);
-    char *path = xasprintf("/containers/json?all=1&filters=%s", esc);
     json_t *resp = NULL;
-    int st = call(d, "GET", path, NULL, &resp);
-    curl_free(esc);
-    free(ftext);
-    free(path);
-    json_decref(filters);
+    int st = docker_get_filtered(d, path, "label", labels, &resp);
     if (st < 0)
         return st;
-    if (!json_is_array(resp)) {
-        log_error("docker: container list is not an array");
-        json_decref(resp);
-        return DOCKER_ERR;
-    }
     size_t count = json_array_size(resp);
-    struct docker_container *list = xcalloc(count + 1, sizeof *list);
+    struct docker_object *list = xcalloc(count + 1, sizeof *list);
     for (size_t i = 0; i < count; i++) {
-        json_t *c = json_array_get(resp, i);
-        const char *id = json_string_value(json_object_get(c, "Id"));
-        const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
-        const char *state = json_string_value(json_object_get(c, "State"));
-        json_t *lab = json_object_get(c, "Labels");
-        list[i].id = xstrdup(id ? id : "");
-        list[i].name = xstrdup(name ? (name[0] == '/' ? name + 1 : name) : "");
-        list[i].state = xstrdup(state ? state : "");
-        list[i].labels = json_is_object(lab) ? json_incref(lab) : json_object();
+        struct docker_object_src src = {0};
+        parse(json_array_get(resp, i), &src);
+        list[i].id = xstrdup(src.id ? src.id : "");
+        list[i].name = xstrdup(src.name ? src.name : "");
+        list[i].state = xstrdup(src.state ? src.state : "");
+        list[i].labels = json_is_object(src.labels) ? json_incref(src.labels) : json_object();
     }
     json_decref(resp);
     *out = list;
     *n = count;
     return DOCKER_OK;
+}
+
+static void parse_container(json_t *c, struct docker_object_src *src)
+{
+    src->id = json_string_value(json_object_get(c, "Id"));
+    src->name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+    if (src->name && src->name[0] == '/')
+        src->name++;
+    src->state = json_string_value(json_object_get(c, "State"));
+    src->labels = json_object_get(c, "Labels");
+}
+
+int docker_list(struct docker *d, const char *const *labels, struct docker_object **out, size_t *n)
+{
+    return docker_list_objects(d, "/containers/json?all=1", labels, parse_container, out, n);
 }
 
 int docker_image_exists(struct docker *d, const char *image)

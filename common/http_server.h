@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "http_stream.h"
 #include "sbuf.h"
 
 #define HTTP_MAX_BODY (64 * 1024)
@@ -30,8 +31,26 @@ struct http_route {
 /* Called once per request before routing (for request counters); must be thread-safe. */
 typedef void (*http_observer)(const http_req *req, void *ud);
 
-/* routes must outlive the server. GET /healthz is answered by the server itself. */
+/* The bounds on concurrency (docs/DESIGN.md "Edges"); http_limits_from_env reads them from
+ * HTTP_THREADS, HTTP_MAX_CONNECTIONS, HTTP_PER_CLIENT_LIMIT, HTTP_HEADER_TIMEOUT_S and
+ * HTTP_IDLE_TIMEOUT_S, with the defaults of the README. */
+struct http_limits {
+    unsigned threads;         /* handler threads (requests served at once; the rest queue) */
+    unsigned max_connections; /* open connections, all clients together */
+    unsigned per_client;      /* open connections from one IP address (0: no cap) */
+    unsigned header_timeout_s; /* inactivity allowed before a new connection's first request is in */
+    unsigned idle_timeout_s;  /* inactivity allowed afterwards (keep-alive) */
+};
+void http_limits_from_env(struct http_limits *lim);
+
+/* routes must outlive the server. GET /healthz is answered by the server itself. The
+ * limits start as http_limits_from_env() gives them. */
 http_server *http_server_new(const struct http_route *routes, size_t nroutes, void *ud);
+void http_server_set_limits(http_server *srv, const struct http_limits *lim);
+/* Routes whose pattern lies under one of prefixes (NULL-terminated, kept by reference)
+ * answer 401 unless the request carries "Authorization: Bearer <token>". An empty or NULL
+ * token leaves them open and logs one warning. The token is copied. */
+void http_server_require_token(http_server *srv, const char *token, const char *const *prefixes);
 void http_server_set_observer(http_server *srv, http_observer fn);
 /* GET /healthz answers 200 only while fn(ud) is true (default: always). */
 void http_server_set_health(http_server *srv, int (*fn)(void *ud));
@@ -40,6 +59,8 @@ void http_server_set_health(http_server *srv, int (*fn)(void *ud));
 void http_server_set_metrics(http_server *srv, void (*fn)(sbuf *out, void *ud));
 /* Binds port (0 picks one) and starts serving; 0 ok, -1 error. */
 int http_server_start(http_server *srv, int port);
+/* Serves on a unix socket at path instead (replacing a stale one), mode 0660. */
+int http_server_start_unix(http_server *srv, const char *path);
 /* The port actually bound, after start. */
 int http_server_port(const http_server *srv);
 /* Stops accepting, waits for handlers in flight, frees everything. */
@@ -50,13 +71,23 @@ const char *http_req_method(const http_req *req);
 const char *http_req_path(const http_req *req);
 /* The i-th "*" segment of the route, percent-decoded; NULL past the last. */
 const char *http_req_param(const http_req *req, size_t i);
+/* The query string as received (still percent-encoded), "" when none; owned by req. */
+const char *http_req_query_string(const http_req *req);
 /* A query argument, percent-decoded; NULL when absent. */
 const char *http_req_query(const http_req *req, const char *key);
 const char *http_req_header(const http_req *req, const char *name);
 /* The request body and its length (possibly 0). */
 const char *http_req_body(const http_req *req, size_t *len);
-/* The body as a JSON object. On failure returns NULL and sets *err to a 400 reply. */
+/* The body as a JSON object, a new reference the caller owns. On failure returns NULL
+ * and sets *err to a 400 reply. */
 json_t *http_req_json_object(const http_req *req, http_reply **err);
+
+/* "...OrReply" helpers for handlers written as a straight line of early returns: each
+ * returns NULL when it filled *out, else the 400 reply to return as it is. */
+/* The body as a JSON object, parsed once and owned by req (like the query values). */
+http_reply *http_req_object_or_reply(http_req *req, const json_t **out);
+/* obj[key] as a string, pointing into obj: "<key> is missing" / "<key> must be a string". */
+http_reply *http_field_str_or_reply(const json_t *obj, const char *key, const char **out);
 
 /* Replies. Bodies are stolen. */
 http_reply *http_reply_json(int status, json_t *body);
@@ -67,6 +98,9 @@ http_reply *http_reply_text(int status, const char *content_type, char *text, si
 http_reply *http_reply_empty(int status);
 /* A reply with a raw JSON text already encoded; the text is copied. */
 http_reply *http_reply_raw(int status, const char *json_text, size_t len);
+/* A 200 whose body is st, sent as it is written (Server-Sent Events); the reply takes a
+ * reference of its own, and no handler thread is held while it is sent. */
+http_reply *http_reply_stream(http_stream *st, const char *content_type);
 /* Adds a response header (at most HTTP_MAX_HEADERS; more are dropped). */
 void http_reply_header(http_reply *r, const char *name, const char *value);
 int http_reply_status(const http_reply *r);

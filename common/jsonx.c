@@ -1,7 +1,11 @@
-/* jsonx.c - jansson helpers: parse with a readable reason, typed field access. */
+/* jsonx.c - jansson helpers: parse with a readable reason, typed field access, lists. */
 #include "jsonx.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
 
 json_t *jsonx_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
@@ -37,4 +41,26 @@ int jsonx_get_int(const json_t *obj, const char *key, json_int_t *out)
         return -2;
     *out = json_integer_value(v);
     return 0;
+}
+
+/* A JSON array of strings from a NULL-terminated list. */
+json_t *jsonx_str_array(const char *const *list)
+{
+    json_t *a = json_array();
+    for (; list && *list; list++)
+        json_array_append_new(a, json_string(*list));
+    return a;
+}
+
+/* {"k": "v", ...} from "k=v" strings; an entry without '=' gets an empty value. */
+json_t *jsonx_kv_object(const char *const *list)
+{
+    json_t *o = json_object();
+    for (; list && *list; list++) {
+        const char *eq = strchr(*list, '=');
+        char *key = eq ? xstrndup(*list, (size_t)(eq - *list)) : xstrdup(*list);
+        json_object_set_new(o, key, json_string(eq ? eq + 1 : ""));
+        free(key);
+    }
+    return o;
 }

@@ -14,4 +14,10 @@ int jsonx_get_str(const json_t *obj, const char *key, const char **out);
 /* obj[key] as an integer: 0 ok, -1 missing, -2 wrong type. */
 int jsonx_get_int(const json_t *obj, const char *key, json_int_t *out);
 
+/* A JSON array of the strings of a NULL-terminated list (NULL: empty). */
+json_t *jsonx_str_array(const char *const *list);
+/* {"k": "v", ...} from a NULL-terminated list of "k=v" strings (Docker's labels); an entry
+ * without '=' gets an empty value. */
+json_t *jsonx_kv_object(const char *const *list);
+
 #endif

@@ -19,7 +19,7 @@ static atomic_int log_min_level = LOGL_INFO;
 
 /* Per thread, not global: each thread works on one request at a time, and the id must
  * reach log lines written deep in library code without threading it through every call. */
-static _Thread_local char log_req_id[48];
+static _Thread_local char log_req_id[LOG_REQUEST_ID_MAX];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 

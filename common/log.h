@@ -9,8 +9,10 @@ void log_init(const char *service);
 void log_set_level(enum log_level level);
 /* Parses "debug".."error"; returns -1 for an unknown name. */
 int log_level_parse(const char *name);
-/* The request id of what this thread is doing now ("" / NULL: none); every log line the
- * thread writes carries it, and the HTTP and AMQP clients pass it on. */
+/* The request id of what this thread is doing now ("" / NULL: none; cut to
+ * LOG_REQUEST_ID_MAX - 1 bytes); every log line the thread writes carries it, and the HTTP
+ * and AMQP clients pass it on. */
+#define LOG_REQUEST_ID_MAX 48
 void log_set_request_id(const char *id);
 const char *log_request_id(void);
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)

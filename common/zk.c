@@ -7,6 +7,8 @@
  * completion thread, and user callbacks must be free to call zk_* without deadlocking. */
 #include "zk.h"
 
+#include "clock.h"
+
 #include "log.h"
 #include "xalloc.h"
 
@@ -105,6 +107,8 @@ static int zk_status(int rc, const char *op, const char *path)
         return ZK_EEXISTS;
     if (rc == ZNOTEMPTY)
         return ZK_ENOTEMPTY;
+    if (rc == ZBADVERSION)
+        return ZK_EBADVERSION;
     if (rc == ZCONNECTIONLOSS || rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE || rc == ZOPERATIONTIMEOUT ||
         rc == ZCLOSING || rc == ZSESSIONMOVED) {
         log_warn("zk %s %s: %s", op, path, zerror(rc));
@@ -112,17 +116,6 @@ static int zk_status(int rc, const char *op, const char *path)
     }
     log_error("zk %s %s: %s", op, path, zerror(rc));
     return ZK_ERR;
-}
-
-static void deadline_after(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
 }
 
 /* Queues an event; the caller holds mu. */
@@ -290,7 +283,7 @@ int zk_create(struct zk *zk, const char *path, const void *data, size_t len, int
 }
 
 /* zoo_get into a growing buffer; with watch set, leaves a data watch for sub id. */
-static int get_data(struct zk *zk, const char *path, int watch_id, char **data, size_t *len)
+static int get_data(struct zk *zk, const char *path, int watch_id, char **data, size_t *len, int *version)
 {
     int cap = 4096, rc;
     char *buf = NULL;
@@ -318,6 +311,8 @@ static int get_data(struct zk *zk, const char *path, int watch_id, char **data, 
         *data = buf;
         if (len)
             *len = (size_t)n;
+        if (version)
+            *version = st.version;
         return ZK_OK;
     }
     free(buf);
@@ -326,7 +321,81 @@ static int get_data(struct zk *zk, const char *path, int watch_id, char **data, 
 
 int zk_get(struct zk *zk, const char *path, char **data, size_t *len)
 {
-    return get_data(zk, path, 0, data, len);
+    return get_data(zk, path, 0, data, len, NULL);
+}
+
+int zk_get_version(struct zk *zk, const char *path, char **data, int *version)
+{
+    return get_data(zk, path, 0, data, NULL, version);
+}
+
+int zk_set_version(struct zk *zk, const char *path, const void *data, size_t len, int version, int *new_version)
+{
+    struct Stat st;
+    pthread_rwlock_rdlock(&zk->hlock);
+    int rc = zk->zh ? zoo_set2(zk->zh, path, data, (int)len, version, &st) : ZINVALIDSTATE;
+    pthread_rwlock_unlock(&zk->hlock);
+    if (rc == ZBADVERSION)
+        return ZK_EBADVERSION; /* the caller's expected race: not worth an error line */
+    int s = zk_status(rc, "set", path);
+    if (s == ZK_OK && new_version)
+        *new_version = st.version;
+    return s;
+}
+
+/* The completion of one zoo_async call: the library's completion thread signals it. */
+struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+};
+
+static void sync_done(int rc, const char *value, const void *data)
+{
+    (void)value;
+    struct sync_wait *w = (struct sync_wait *)data;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    w->rc = rc;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits for a zoo_async completion; the waiter must outlive the call, so a timeout waits
+ * for the library to give up on it too (it always completes, with ZOPERATIONTIMEOUT or a
+ * connection loss at worst) rather than return with the completion still pending. */
+static int sync_wait_done(struct sync_wait *w, long timeout_ms)
+{
+    struct timespec dl;
+    clock_deadline(&dl, timeout_ms);
+    int timed_out = 0;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &dl) == ETIMEDOUT) {
+            timed_out = 1;
+            clock_deadline(&dl, 1000);
+        }
+    }
+    int rc = w->rc;
+    pthread_mutex_unlock(&w->mu);
+    return timed_out ? ZOPERATIONTIMEOUT : rc;
+}
+
+int zk_sync_get(struct zk *zk, const char *path, long timeout_ms, char **data, int *version)
+{
+    struct sync_wait w = {.rc = ZOK};
+    clock_cond_init(&w.cv);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_rwlock_rdlock(&zk->hlock);
+    int rc = zk->zh ? zoo_async(zk->zh, path, sync_done, &w) : ZINVALIDSTATE;
+    if (rc == ZOK)
+        rc = sync_wait_done(&w, timeout_ms);
+    pthread_rwlock_unlock(&zk->hlock);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    if (rc != ZOK)
+        return zk_status(rc, "sync", path);
+    return get_data(zk, path, 0, data, NULL, version);
 }
 
 int zk_set(struct zk *zk, const char *path, const void *data, size_t len)
@@ -426,7 +495,7 @@ static int list_children(struct zk *zk, const char *path, int watch_id, struct z
         char *child = xasprintf("%s/%s", strcmp(path, "/") == 0 ? "" : path, sv.data[i]);
         char *data = NULL;
         size_t len = 0;
-        int r = get_data(zk, child, watch_id, &data, &len);
+        int r = get_data(zk, child, watch_id, &data, &len, NULL);
         free(child);
         if (r == ZK_ENONODE)
             continue;
@@ -498,7 +567,7 @@ static void deliver(struct zk *zk, int id)
         if (ex == 1) {
             char *data = NULL;
             size_t len = 0;
-            int rc = get_data(zk, copy.path, id, &data, &len);
+            int rc = get_data(zk, copy.path, id, &data, &len, NULL);
             if (rc == ZK_OK)
                 copy.node_cb(copy.path, data, len, copy.arg);
             else if (rc == ZK_ENONODE)  /* deleted in between: its watch has fired */
@@ -577,70 +646,86 @@ static void reregister(struct zk *zk)
     }
 }
 
+/* A (re)connection: a new session re-creates what we own; every watch is refetched,
+ * which catches what changed while we were away and re-arms the watches of a new session
+ * (the old session's watches died with it). */
+static void on_connected(struct zk *zk)
+{
+    pthread_rwlock_rdlock(&zk->hlock);
+    long long sid = (long long)zoo_client_id(zk->zh)->client_id;
+    int granted = zoo_recv_timeout(zk->zh);
+    pthread_rwlock_unlock(&zk->hlock);
+
+    pthread_mutex_lock(&zk->mu);
+    int renewed = zk->session_id != 0 && sid != zk->session_id;
+    zk->session_id = sid;
+    zk->granted_ms = granted;
+    pthread_mutex_unlock(&zk->mu);
+
+    log_info("zk: connected, session 0x%llx, timeout %d ms", sid, granted);
+    if (renewed)
+        reregister(zk);
+
+    pthread_mutex_lock(&zk->mu);
+    zk->connected = 1;
+    for (struct zk_sub *s = zk->subs; s; s = s->next)
+        poke_locked(zk, s);
+    pthread_cond_broadcast(&zk->cond);
+    pthread_mutex_unlock(&zk->mu);
+    notify_state(zk, ZK_STATE_CONNECTED);
+}
+
+/* The server expired the session: its ephemerals are gone; open a new one. */
+static void on_expired(struct zk *zk)
+{
+    log_warn("zk: session expired; opening a new one");
+    pthread_mutex_lock(&zk->mu);
+    zk->connected = 0;
+    pthread_mutex_unlock(&zk->mu);
+    notify_state(zk, ZK_STATE_EXPIRED);
+
+    pthread_rwlock_wrlock(&zk->hlock);
+    close_handle(zk);
+    int rc = open_handle(zk);
+    pthread_rwlock_unlock(&zk->hlock);
+    if (rc < 0) {
+        /* Try again in a second by queueing a fake expiry for the (new) generation. */
+        struct timespec pause = {1, 0};
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&zk->mu);
+        push_locked(zk, EV_SESSION, zk->gen, ZOO_EXPIRED_SESSION_STATE, 0);
+        pthread_mutex_unlock(&zk->mu);
+    }
+}
+
+/* CONNECTING / ASSOCIATING: the connection is lost; the library reconnects by itself, and
+ * the session survives if it is back in time. */
+static void on_disconnected(struct zk *zk)
+{
+    pthread_mutex_lock(&zk->mu);
+    int was = zk->connected;
+    zk->connected = 0;
+    pthread_mutex_unlock(&zk->mu);
+    if (was)
+        log_warn("zk: connection lost; reconnecting");
+    notify_state(zk, ZK_STATE_DISCONNECTED);
+}
+
 static void on_session(struct zk *zk, unsigned gen, int state)
 {
     pthread_mutex_lock(&zk->mu);
     int stale = gen != zk->gen;
     pthread_mutex_unlock(&zk->mu);
-    if (stale)  /* from a handle we have already replaced */
+    if (stale) /* from a handle we have already replaced */
         return;
-
-    if (state == ZOO_CONNECTED_STATE) {
-        pthread_rwlock_rdlock(&zk->hlock);
-        long long sid = (long long)zoo_client_id(zk->zh)->client_id;
-        int granted = zoo_recv_timeout(zk->zh);
-        pthread_rwlock_unlock(&zk->hlock);
-
-        pthread_mutex_lock(&zk->mu);
-        int renewed = zk->session_id != 0 && sid != zk->session_id;
-        zk->session_id = sid;
-        zk->granted_ms = granted;
-        pthread_mutex_unlock(&zk->mu);
-
-        log_info("zk: connected, session 0x%llx, timeout %d ms", sid, granted);
-        if (renewed)
-            reregister(zk);
-
-        pthread_mutex_lock(&zk->mu);
-        zk->connected = 1;
-        /* Refetch every watch: catches what changed while we were away, and re-arms the
-         * watches of a new session (the old session's watches died with it). */
-        for (struct zk_sub *s = zk->subs; s; s = s->next)
-            poke_locked(zk, s);
-        pthread_cond_broadcast(&zk->cond);
-        pthread_mutex_unlock(&zk->mu);
-        notify_state(zk, ZK_STATE_CONNECTED);
-    } else if (state == ZOO_EXPIRED_SESSION_STATE) {
-        log_warn("zk: session expired; opening a new one");
-        pthread_mutex_lock(&zk->mu);
-        zk->connected = 0;
-        pthread_mutex_unlock(&zk->mu);
-        notify_state(zk, ZK_STATE_EXPIRED);
-
-        pthread_rwlock_wrlock(&zk->hlock);
-        close_handle(zk);
-        int rc = open_handle(zk);
-        pthread_rwlock_unlock(&zk->hlock);
-        if (rc < 0) {
-            /* Try again in a second by queueing a fake expiry for the (new) generation. */
-            struct timespec pause = {1, 0};
-            nanosleep(&pause, NULL);
-            pthread_mutex_lock(&zk->mu);
-            push_locked(zk, EV_SESSION, zk->gen, ZOO_EXPIRED_SESSION_STATE, 0);
-            pthread_mutex_unlock(&zk->mu);
-        }
-    } else if (state == ZOO_AUTH_FAILED_STATE) {
+    if (state == ZOO_CONNECTED_STATE)
+        on_connected(zk);
+    else if (state == ZOO_EXPIRED_SESSION_STATE)
+        on_expired(zk);
+    else if (state == ZOO_AUTH_FAILED_STATE)
         log_error("zk: authentication failed");
-    } else {
-        /* CONNECTING / ASSOCIATING: lost the connection; the library reconnects by itself. */
-        pthread_mutex_lock(&zk->mu);
-        int was = zk->connected;
-        zk->connected = 0;
-        pthread_mutex_unlock(&zk->mu);
-        if (was)
-            log_warn("zk: connection lost; reconnecting");
-        notify_state(zk, ZK_STATE_DISCONNECTED);
-    }
+    else
+        on_disconnected(zk);
 }
 
 static void *dispatcher(void *arg)
@@ -683,11 +768,7 @@ struct zk *zk_new(const char *hosts, int session_ms, long wait_ms)
     zk->reported = -1;
     pthread_rwlock_init(&zk->hlock, NULL);
     pthread_mutex_init(&zk->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&zk->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&zk->cond);
 
     if (pthread_create(&zk->thread, NULL, dispatcher, zk) != 0) {
         log_error("zk: cannot start the dispatcher thread");
@@ -702,7 +783,7 @@ struct zk *zk_new(const char *hosts, int session_ms, long wait_ms)
 
     if (wait_ms > 0) {
         struct timespec until;
-        deadline_after(&until, wait_ms);
+        clock_deadline(&until, wait_ms);
         pthread_mutex_lock(&zk->mu);
         int err = 0;
         while (!zk->connected && err != ETIMEDOUT)

@@ -22,6 +22,7 @@ enum {
     ZK_EEXISTS = -3,     /* create: the node already exists */
     ZK_ENOTEMPTY = -4,   /* delete: the node has children */
     ZK_ECONN = -5,       /* not connected right now (lost connection or session) */
+    ZK_EBADVERSION = -6, /* set with a version: the node changed since that version was read */
 };
 
 /* Flags for zk_create. */
@@ -72,6 +73,15 @@ int zk_create(struct zk *zk, const char *path, const void *data, size_t len, int
 int zk_get(struct zk *zk, const char *path, char **data, size_t *len);
 /* Overwrites the data (any version); an owned ephemeral is re-created with the new data. */
 int zk_set(struct zk *zk, const char *path, const void *data, size_t len);
+/* zk_get that also returns the node's data version (for zk_set_version). */
+int zk_get_version(struct zk *zk, const char *path, char **data, int *version);
+/* Compare-and-set: overwrites only while the node is still at version; ZK_EBADVERSION
+ * when someone else wrote it first. *new_version (may be NULL) gets the version after. */
+int zk_set_version(struct zk *zk, const char *path, const void *data, size_t len, int version, int *new_version);
+/* A read that cannot be stale: asks the server to catch up with the leader (zoo_async,
+ * "sync"), waiting up to timeout_ms, then zk_get_version. Reads served after a sync
+ * reflect every write committed before it was sent. */
+int zk_sync_get(struct zk *zk, const char *path, long timeout_ms, char **data, int *version);
 /* Deletes the node (any version) and forgets it if owned. */
 int zk_delete(struct zk *zk, const char *path);
 /* 1 if the node exists, 0 if not, negative on error. */

@@ -8,17 +8,45 @@
 #      `docker import` it as debian:bookworm-slim. The Dockerfiles stay unchanged.
 #
 # Idempotent; safe to run concurrently-ish (a lock file serializes builds).
-# Environment: BASE_IMAGE (default debian:bookworm-slim), DEBIAN_MIRROR
-# (default http://deb.debian.org/debian), SECURITY_MIRROR, PULL_TIMEOUT (s, default 15).
+# Environment: BASE_IMAGE (default debian:bookworm-slim), DEBIAN_MIRROR and
+# SECURITY_MIRROR (default: the mirrors this machine's own apt sources name for bookworm and
+# bookworm-security, so that the image follows whatever mirror or proxy apt-get here uses),
+# PULL_TIMEOUT (s, default 15). apt's own proxy setting, if any, is used by debootstrap too.
 set -euo pipefail
 
 IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
 SUITE=bookworm
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 PULL_TIMEOUT=${PULL_TIMEOUT:-15}
 
 log() { echo "base-image: $*" >&2; }
+
+# apt_sources: "uri suite" for every deb line of this machine's apt sources, both formats.
+apt_sources() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -r "$f" ] && awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) while ($i !~ /\]$/) i++; if ($2 ~ /^\[/) i++;
+                                          print $i, $(i + 1) }' "$f"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -r "$f" ] && awk 'BEGIN { RS = ""; FS = "\n" }
+            { t = ""; u = ""; s = ""
+              for (i = 1; i <= NF; i++) {
+                  if ($i ~ /^Types:/) t = $i; if ($i ~ /^URIs:/) u = $i; if ($i ~ /^Suites:/) s = $i }
+              if (t !~ /(^|[ \t])deb([ \t]|$)/) next
+              split(u, us, /[ \t]+/); n = split(s, ss, /[ \t]+/)
+              for (j = 2; j <= n; j++) print us[2], ss[j] }' "$f"
+    done
+}
+
+# apt_mirror SUITE: the first source of this machine that serves exactly that suite.
+apt_mirror() {
+    apt_sources | awk -v want="$1" '$2 == want { print $1; exit }'
+}
+
+MIRROR=${DEBIAN_MIRROR:-$(apt_mirror "$SUITE")}
+SECURITY_MIRROR=${SECURITY_MIRROR:-$(apt_mirror "$SUITE-security")}
+proxy=$(apt-config dump 2>/dev/null | awk -F'"' '/^Acquire::http::Proxy /{print $2; exit}')
+[ -n "$proxy" ] && [ -z "${http_proxy:-}" ] && export http_proxy=$proxy
 have_image() { docker image inspect "$IMAGE" >/dev/null 2>&1; }
 
 have_image && exit 0
@@ -33,6 +61,10 @@ if timeout "$PULL_TIMEOUT" docker pull -q "$IMAGE" >/dev/null 2>&1 && have_image
     exit 0
 fi
 
+if [ -z "$MIRROR" ]; then
+    log "no apt source of this machine serves $SUITE; set DEBIAN_MIRROR to a Debian mirror"
+    exit 1
+fi
 log "no registry; building $IMAGE with debootstrap from $MIRROR"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
@@ -55,11 +87,11 @@ $SUDO "$DEBOOTSTRAP" --variant=minbase --arch=amd64 "$SUITE" "$root" "$MIRROR" >
 }
 
 # The same minimizing config the official debian:*-slim images carry (debuerreotype).
-$SUDO tee "$root/etc/apt/sources.list" >/dev/null <<EOF
-deb $MIRROR $SUITE main
-deb $MIRROR $SUITE-updates main
-deb $SECURITY_MIRROR $SUITE-security main
-EOF
+{
+    echo "deb $MIRROR $SUITE main"
+    echo "deb $MIRROR $SUITE-updates main"
+    [ -z "$SECURITY_MIRROR" ] || echo "deb $SECURITY_MIRROR $SUITE-security main"
+} | $SUDO tee "$root/etc/apt/sources.list" >/dev/null
 $SUDO tee "$root/usr/sbin/policy-rc.d" >/dev/null <<'EOF'
 #!/bin/sh
 # Daemons installed during image builds must not start.

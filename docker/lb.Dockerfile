@@ -10,10 +10,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* \
  && setcap cap_net_bind_service=+ep /usr/sbin/nginx \
  && mkdir -p /run/lb && chown www-data:www-data /run/lb
-COPY docker/lb/nginx.conf.template docker/lb/run.sh /etc/rideshare-lb/
+COPY docker/lb/nginx.conf.template docker/lb/swarm.conf.template docker/lb/run.sh /etc/rideshare-lb/
 ENV LB_PORT=80 \
     USERS_UPSTREAM=users:80 \
     RIDES_UPSTREAM=rides:80 \
+    ORCH_UPSTREAM=orchestrator:80 \
     LB_RUN_DIR=/run/lb
 USER www-data
 EXPOSE 80

@@ -57,7 +57,10 @@ COPY --from=build /${SERVICE} /usr/local/bin/${SERVICE}
 # already sets net.ipv4.ip_unprivileged_port_start=0 in a container's own network namespace;
 # the file capability also covers older engines and containers started without it.
 COPY docker/entrypoint.sh /usr/local/bin/rideshare-entrypoint
-RUN setcap cap_net_bind_service=+ep "/usr/local/bin/${SERVICE}"
+# /run/dockerproxy: owned by rideshare, so the named volume mounted there (its content and
+# owner come from the image on first use) takes the proxy's socket (docker-compose.yml).
+RUN setcap cap_net_bind_service=+ep "/usr/local/bin/${SERVICE}" \
+ && mkdir -p /run/dockerproxy && chown rideshare:rideshare /run/dockerproxy && chmod 0750 /run/dockerproxy
 # Containers inherit these labels (the orchestrator adds rideshare.fleet to its workers;
 # `scripts/fleet.sh down` removes containers labelled rideshare.role=worker + rideshare.fleet).
 LABEL org.opencontainers.image.title="rideshare-${SERVICE}" rideshare.role="${SERVICE}"

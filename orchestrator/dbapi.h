@@ -16,6 +16,10 @@ typedef void (*dbapi_read_hook)(void *ud);
 dbapi *dbapi_new(rpc_client *rpc, long timeout_ms);
 void dbapi_free(dbapi *d);
 void dbapi_set_read_hook(dbapi *d, dbapi_read_hook fn, void *ud);
+/* Called once per finished db/read (is_write 0) or db/write and db/clear (1), with the
+ * HTTP status and the seconds it took (the dashboard's rates and latencies). */
+typedef void (*dbapi_done_hook)(int is_write, int status, double seconds, void *ud);
+void dbapi_set_done_hook(dbapi *d, dbapi_done_hook fn, void *ud);
 /* The highest write sequence answered so far; every read waits for it (read-your-writes). */
 int64_t dbapi_seq(const dbapi *d);
 

@@ -16,6 +16,7 @@ struct scaler {
     atomic_long reads;
     _Atomic double start; /* first read's time, 0 until then */
     double next_boundary; /* touched only by the ticking thread */
+    atomic_long last_reads;
 };
 
 scaler *scaler_new(double interval_s, int max_slaves)
@@ -59,7 +60,9 @@ int scaler_tick(scaler *s, double now)
     if (now < s->next_boundary)
         return -1;
     s->next_boundary += s->interval;
-    return scaler_target(atomic_exchange(&s->reads, 0), s->max_slaves);
+    long reads = atomic_exchange(&s->reads, 0);
+    atomic_store(&s->last_reads, reads);
+    return scaler_target(reads, s->max_slaves);
 }
 
 double scaler_seconds_left(const scaler *s, double now)
@@ -71,6 +74,11 @@ double scaler_seconds_left(const scaler *s, double now)
     double elapsed = now - start;
     double k = (double)(long)(elapsed / s->interval) + 1;
     return start + k * s->interval - now;
+}
+
+long scaler_last_reads(const scaler *s)
+{
+    return atomic_load(&((struct scaler *)s)->last_reads);
 }
 
 long scaler_reads(const scaler *s)

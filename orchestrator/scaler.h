@@ -20,5 +20,7 @@ int scaler_target(long reads, int max_slaves);
 double scaler_seconds_left(const scaler *s, double now);
 /* Reads counted in the interval under way. */
 long scaler_reads(const scaler *s);
+/* Reads of the last interval that ended (the count behind scaler_tick's last answer). */
+long scaler_last_reads(const scaler *s);
 
 #endif

@@ -1,7 +1,9 @@
-/* spawner.c - picks the backend and holds what both share: ids and the environment. */
+/* spawner.c - picks the backend and holds what they share: ids and the environment. */
 #include "spawner_impl.h"
 
 #include "config.h"
+#include "docker.h"
+#include "fleet/membership.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -14,7 +16,8 @@
 /* Copied into every worker's environment when set in ours. */
 static const char *const pass_through[] = {
     "ZK_HOSTS", "ZK_SESSION_MS", "AMQP_HOST", "AMQP_PORT", "AMQP_USER", "AMQP_PASS", "AMQP_VHOST",
-    "AMQP_HEARTBEAT", "LOG_LEVEL", "READ_PREFETCH", "RPC_TIMEOUT_MS", "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+    "AMQP_HEARTBEAT", "AMQP_QUEUE_TYPE", "LOG_LEVEL", "READ_PREFETCH", "SYNC_PREFETCH", "WRITE_BATCH", "SNAPSHOT_CHUNK_BYTES",
+    "RPC_TIMEOUT_MS", "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS",
     NULL,
 };
 
@@ -28,6 +31,10 @@ void spawner_cfg_from_env(struct spawner_cfg *cfg)
     cfg->network = config_str("DOCKER_NETWORK", NULL);
     cfg->volume = config_str("WORKER_VOLUME", NULL);
     cfg->container_data_dir = config_str("WORKER_DATA_DIR", "/data");
+    cfg->memory_mb = config_long("WORKER_MEMORY_MB", 256, 0, 1 << 20);
+    cfg->pids_limit = config_long("WORKER_PIDS_LIMIT", 256, 0, 1 << 22);
+    cfg->spread = config_str("WORKER_SPREAD", "node.labels.rideshare.node");
+    cfg->start_timeout_ms = config_long("WORKER_START_TIMEOUT_MS", 60000, 1000, 3600000);
     cfg->worker_bin = config_str("WORKER_BIN", "build/rel/worker");
     cfg->data_dir = config_str("DATA_DIR", "/tmp/rideshare-data");
 }
@@ -39,10 +46,12 @@ struct spawner *spawner_new(const struct spawner_cfg *cfg)
     int rc;
     if (strcmp(kind, "docker") == 0) {
         rc = spawner_docker_init(sp, cfg);
+    } else if (strcmp(kind, "swarm") == 0) {
+        rc = spawner_swarm_init(sp, cfg);
     } else if (strcmp(kind, "process") == 0) {
         rc = spawner_process_init(sp, cfg);
     } else {
-        log_error("spawner: unknown SPAWNER \"%s\" (docker or process)", kind);
+        log_error("spawner: unknown SPAWNER \"%s\" (docker, swarm or process)", kind);
         rc = SPAWNER_ERR;
     }
     if (rc < 0) {
@@ -82,7 +91,7 @@ static void new_worker_id(char *out, size_t len)
 
 int spawner_start(struct spawner *sp, const char *role, const char *const *extra_env, struct spawner_worker *out)
 {
-    if (!role || (strcmp(role, "master") != 0 && strcmp(role, "slave") != 0)) {
+    if (member_role_of(role) == MEMBER_ROLE_NONE) {
         log_error("spawner: bad role \"%s\"", role ? role : "");
         return SPAWNER_ERR;
     }
@@ -160,4 +169,94 @@ void spawner_env_free(char **env)
     for (char **e = env; e && *e; e++)
         free(*e);
     free(env);
+}
+
+/* One entry of a list into *w: 1 when adopted, 0 when not. */
+static int adopt(struct spawner *sp, const json_t *labels, const char *handle, struct spawner_worker *w)
+{
+    const char *id = json_string_value(json_object_get(labels, SPAWNER_LABEL_ID));
+    const char *role = json_string_value(json_object_get(labels, SPAWNER_LABEL_START_ROLE));
+    if (!id || sp->ops->inspect(sp, id, w) < 0)
+        return 0;
+    snprintf(w->role, sizeof w->role, "%s", role ? role : "");
+    snprintf(w->handle, sizeof w->handle, "%s", handle);
+    return 1;
+}
+
+int spawner_engine_list(struct spawner *sp, const struct spawner_engine *e, docker_lister *list,
+                        struct spawner_worker **out, size_t *n)
+{
+    const char *labels[] = {SPAWNER_LABEL_ROLE "=worker", e->fleet_label, NULL};
+    struct docker_object *found = NULL;
+    size_t count = 0;
+    int rc = list(e->d, labels, &found, &count);
+    if (rc < 0)
+        return spawner_engine_err(rc);
+    struct spawner_worker *ws = count ? xcalloc(count, sizeof *ws) : NULL;
+    size_t m = 0;
+    for (size_t i = 0; i < count; i++)
+        m += (size_t)adopt(sp, found[i].labels, found[i].id, &ws[m]);
+    docker_objects_free(found, count);
+    if (m == 0) {
+        free(ws);
+        ws = NULL;
+    }
+    *out = ws;
+    *n = m;
+    return SPAWNER_OK;
+}
+
+static char *dup_or(const char *s, const char *def)
+{
+    return s && *s ? xstrdup(s) : def ? xstrdup(def) : NULL;
+}
+
+int spawner_engine_init(struct spawner_engine *e, const struct spawner_cfg *cfg)
+{
+    e->fleet = dup_or(cfg->fleet, "rideshare");
+    e->image = dup_or(cfg->image, "rideshare-worker:latest");
+    e->network = dup_or(cfg->network, NULL);
+    e->volume = dup_or(cfg->volume, NULL);
+    e->data_dir = dup_or(cfg->container_data_dir, "/data");
+    e->fleet_label = xasprintf(SPAWNER_LABEL_FLEET "=%s", e->fleet);
+    e->memory_mb = cfg->memory_mb;
+    e->pids_limit = cfg->pids_limit;
+    if (cfg->cmd) {
+        size_t n = 0;
+        while (cfg->cmd[n])
+            n++;
+        e->cmd = xcalloc(n + 1, sizeof *e->cmd);
+        for (size_t i = 0; i < n; i++)
+            e->cmd[i] = xstrdup(cfg->cmd[i]);
+    }
+    e->d = docker_new(cfg->docker_sock);
+    if (!e->d || docker_ping(e->d) < 0) {
+        log_error("spawner: no Docker engine at %s", cfg->docker_sock ? cfg->docker_sock : "(default)");
+        return SPAWNER_ERR;
+    }
+    return SPAWNER_OK;
+}
+
+void spawner_engine_free(struct spawner_engine *e)
+{
+    docker_free(e->d);
+    for (char **c = e->cmd; c && *c; c++)
+        free(*c);
+    free(e->cmd);
+    free(e->fleet_label);
+    free(e->data_dir);
+    free(e->volume);
+    free(e->network);
+    free(e->image);
+    free(e->fleet);
+}
+
+char *spawner_engine_name(const struct spawner_engine *e, const char *id)
+{
+    return xasprintf("%s-worker-%s", e->fleet, id);
+}
+
+int spawner_engine_err(int docker_rc)
+{
+    return docker_rc == DOCKER_OK ? SPAWNER_OK : docker_rc == DOCKER_ENOTFOUND ? SPAWNER_ENOTFOUND : SPAWNER_ERR;
 }

@@ -10,20 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LABEL_ROLE "rideshare.role"          /* = worker: what `make down` removes */
-#define LABEL_FLEET "rideshare.fleet"
-#define LABEL_ID "rideshare.worker-id"
-#define LABEL_START_ROLE "rideshare.worker-role"
+#define LABEL_ROLE SPAWNER_LABEL_ROLE
+#define LABEL_FLEET SPAWNER_LABEL_FLEET
+#define LABEL_ID SPAWNER_LABEL_ID
+#define LABEL_START_ROLE SPAWNER_LABEL_START_ROLE
 
 struct dspawner {
-    struct docker *d;
-    char *fleet;
-    char *image;
-    char *network;
-    char *volume;
-    char *data_dir;
-    char **cmd;  /* NULL: the image's own */
-    char *fleet_label;
+    struct spawner_engine e;
 };
 
 static struct dspawner *impl(struct spawner *sp)
@@ -31,26 +24,15 @@ static struct dspawner *impl(struct spawner *sp)
     return sp->impl;
 }
 
-/* Containers are addressed by name, so a worker id is all the orchestrator has to keep. */
-static char *container_name(struct dspawner *ds, const char *id)
-{
-    return xasprintf("%s-worker-%s", ds->fleet, id);
-}
-
-static int map_err(int rc)
-{
-    return rc == DOCKER_OK ? SPAWNER_OK : rc == DOCKER_ENOTFOUND ? SPAWNER_ENOTFOUND : SPAWNER_ERR;
-}
-
 static int d_inspect(struct spawner *sp, const char *id, struct spawner_worker *out)
 {
     struct dspawner *ds = impl(sp);
-    char *name = container_name(ds, id);
+    char *name = spawner_engine_name(&ds->e, id);
     struct docker_state st;
-    int rc = docker_inspect(ds->d, name, &st);
+    int rc = docker_inspect(ds->e.d, name, &st);
     free(name);
     if (rc < 0)
-        return map_err(rc);
+        return spawner_engine_err(rc);
     snprintf(out->id, sizeof out->id, "%s", id);
     out->pid = st.running ? st.pid : 0;
     out->running = st.running;
@@ -62,30 +44,32 @@ static int d_start(struct spawner *sp, const char *id, const char *role, const c
                    struct spawner_worker *out)
 {
     struct dspawner *ds = impl(sp);
-    char *name = container_name(ds, id);
-    char *db_path = xasprintf("%s/%s.db", ds->data_dir, id);
+    char *name = spawner_engine_name(&ds->e, id);
+    char *db_path = xasprintf("%s/%s.db", ds->e.data_dir, id);
     char **env = spawner_env(id, role, db_path, extra_env);
     char *l_id = xasprintf(LABEL_ID "=%s", id);
     char *l_role = xasprintf(LABEL_START_ROLE "=%s", role);
-    const char *labels[] = {LABEL_ROLE "=worker", ds->fleet_label, l_id, l_role, NULL};
-    char *bind = ds->volume ? xasprintf("%s:%s", ds->volume, ds->data_dir) : NULL;
+    const char *labels[] = {LABEL_ROLE "=worker", ds->e.fleet_label, l_id, l_role, NULL};
+    char *bind = ds->e.volume ? xasprintf("%s:%s", ds->e.volume, ds->e.data_dir) : NULL;
     const char *binds[] = {bind, NULL};
-    const char *volumes[] = {ds->data_dir, NULL};
+    const char *volumes[] = {ds->e.data_dir, NULL};
     char *cid = NULL;
     struct docker_spec spec = {
-        .image = ds->image,
+        .image = ds->e.image,
         .name = name,
-        .cmd = (const char *const *)ds->cmd,
+        .cmd = (const char *const *)ds->e.cmd,
         .env = (const char *const *)env,
         .labels = labels,
-        .network = ds->network,
+        .network = ds->e.network,
         .binds = bind ? binds : NULL,
         .volumes = bind ? NULL : volumes,
+        .memory_bytes = ds->e.memory_mb * 1024 * 1024,
+        .pids_limit = ds->e.pids_limit,
     };
-    int rc = docker_create(ds->d, &spec, &cid);
+    int rc = docker_create(ds->e.d, &spec, &cid);
     if (rc < 0)
         goto fail;
-    rc = docker_start(ds->d, cid);
+    rc = docker_start(ds->e.d, cid);
     if (rc < 0)
         goto fail_remove;
     snprintf(out->role, sizeof out->role, "%s", role);
@@ -99,10 +83,10 @@ static int d_start(struct spawner *sp, const char *id, const char *role, const c
     goto done;
 fail_remove:
     /* A container we could not start is of no use, and must not be left as an orphan. */
-    docker_remove(ds->d, cid);
+    docker_remove(ds->e.d, cid);
 fail:
-    log_error("spawner: could not start a %s container from %s", role, ds->image);
-    rc = map_err(rc) == SPAWNER_OK ? SPAWNER_ERR : map_err(rc);
+    log_error("spawner: could not start a %s container from %s", role, ds->e.image);
+    rc = spawner_engine_err(rc) == SPAWNER_OK ? SPAWNER_ERR : spawner_engine_err(rc);
 done:
     free(cid);
     free(bind);
@@ -117,69 +101,31 @@ done:
 static int d_kill(struct spawner *sp, const char *id, int sig)
 {
     struct dspawner *ds = impl(sp);
-    char *name = container_name(ds, id);
-    int rc = docker_kill(ds->d, name, sig);
+    char *name = spawner_engine_name(&ds->e, id);
+    int rc = docker_kill(ds->e.d, name, sig);
     free(name);
     /* The engine answers 409 to a kill of a stopped container. */
-    return rc == DOCKER_ECONFLICT ? SPAWNER_ENOTRUNNING : map_err(rc);
+    return rc == DOCKER_ECONFLICT ? SPAWNER_ENOTRUNNING : spawner_engine_err(rc);
 }
 
 static int d_remove(struct spawner *sp, const char *id)
 {
     struct dspawner *ds = impl(sp);
-    char *name = container_name(ds, id);
-    int rc = docker_remove(ds->d, name);
+    char *name = spawner_engine_name(&ds->e, id);
+    int rc = docker_remove(ds->e.d, name);
     free(name);
-    return map_err(rc);
+    return spawner_engine_err(rc);
 }
 
 static int d_list(struct spawner *sp, struct spawner_worker **out, size_t *n)
 {
-    struct dspawner *ds = impl(sp);
-    const char *labels[] = {LABEL_ROLE "=worker", ds->fleet_label, NULL};
-    struct docker_container *list = NULL;
-    size_t count = 0;
-    int rc = docker_list(ds->d, labels, &list, &count);
-    if (rc < 0)
-        return map_err(rc);
-    struct spawner_worker *ws = count ? xcalloc(count, sizeof *ws) : NULL;
-    size_t m = 0;
-    for (size_t i = 0; i < count; i++) {
-        const char *id = json_string_value(json_object_get(list[i].labels, LABEL_ID));
-        const char *role = json_string_value(json_object_get(list[i].labels, LABEL_START_ROLE));
-        if (!id)
-            continue;  /* labelled as ours but not by us: not a worker we can address */
-        struct spawner_worker *w = &ws[m];
-        /* The list has no pids; a container removed in between is simply skipped. */
-        if (d_inspect(sp, id, w) < 0)
-            continue;
-        snprintf(w->role, sizeof w->role, "%s", role ? role : "");
-        snprintf(w->handle, sizeof w->handle, "%s", list[i].id);
-        m++;
-    }
-    docker_list_free(list, count);
-    if (m == 0) {
-        free(ws);
-        ws = NULL;
-    }
-    *out = ws;
-    *n = m;
-    return SPAWNER_OK;
+    return spawner_engine_list(sp, &impl(sp)->e, docker_list, out, n);
 }
 
 static void d_free(struct spawner *sp)
 {
     struct dspawner *ds = impl(sp);
-    docker_free(ds->d);
-    for (char **c = ds->cmd; c && *c; c++)
-        free(*c);
-    free(ds->cmd);
-    free(ds->fleet_label);
-    free(ds->data_dir);
-    free(ds->volume);
-    free(ds->network);
-    free(ds->image);
-    free(ds->fleet);
+    spawner_engine_free(&ds->e);
     free(ds);
 }
 
@@ -193,37 +139,13 @@ static const struct spawner_ops docker_ops = {
     .free = d_free,
 };
 
-static char *dup_or_null(const char *s)
-{
-    return s && *s ? xstrdup(s) : NULL;
-}
-
 int spawner_docker_init(struct spawner *sp, const struct spawner_cfg *cfg)
 {
     struct dspawner *ds = xcalloc(1, sizeof *ds);
     sp->ops = &docker_ops;
     sp->impl = ds;
-    ds->fleet = xstrdup(cfg->fleet && *cfg->fleet ? cfg->fleet : "rideshare");
-    ds->image = xstrdup(cfg->image && *cfg->image ? cfg->image : "rideshare-worker:latest");
-    ds->network = dup_or_null(cfg->network);
-    ds->volume = dup_or_null(cfg->volume);
-    ds->data_dir = xstrdup(cfg->container_data_dir && *cfg->container_data_dir ? cfg->container_data_dir : "/data");
-    ds->fleet_label = xasprintf(LABEL_FLEET "=%s", ds->fleet);
-    if (cfg->cmd) {
-        size_t n = 0;
-        while (cfg->cmd[n])
-            n++;
-        ds->cmd = xcalloc(n + 1, sizeof *ds->cmd);
-        for (size_t i = 0; i < n; i++)
-            ds->cmd[i] = xstrdup(cfg->cmd[i]);
-    }
-    ds->d = docker_new(cfg->docker_sock);
-    if (!ds->d || docker_ping(ds->d) < 0) {
-        log_error("spawner: no Docker engine at %s", cfg->docker_sock ? cfg->docker_sock : "(default)");
-        goto fail;
-    }
-    return SPAWNER_OK;
-fail:
+    if (spawner_engine_init(&ds->e, cfg) == SPAWNER_OK)
+        return SPAWNER_OK;
     d_free(sp);
     sp->impl = NULL;
     return SPAWNER_ERR;

@@ -7,6 +7,8 @@
  * multi-threaded program and without waitpid(-1) stealing other children's statuses. */
 #include "spawner_impl.h"
 
+#include "clock.h"
+
 #include "log.h"
 #include "xalloc.h"
 
@@ -26,7 +28,7 @@
 #define REAP_INTERVAL_MS 100
 
 struct child {
-    char id[48];
+    char id[MEMBER_ID_MAX];
     char role[8];
     pid_t pid;
     int running;
@@ -152,12 +154,7 @@ static void *keeper(void *arg)
         }
         reap_locked(ps);
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += REAP_INTERVAL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        clock_deadline(&until, REAP_INTERVAL_MS);
         if (!ps->reqs && !ps->stop)
             pthread_cond_timedwait(&ps->cond, &ps->mu, &until);
     }
@@ -369,11 +366,7 @@ int spawner_process_init(struct spawner *sp, const struct spawner_cfg *cfg)
     free(abs);
     ps->data_dir = xstrdup(cfg->data_dir && *cfg->data_dir ? cfg->data_dir : "/tmp/rideshare-data");
     pthread_mutex_init(&ps->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ps->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&ps->cond);
     if (pthread_create(&ps->keeper, NULL, keeper, ps) != 0) {
         log_error("spawner: cannot start the keeper thread");
         pthread_cond_destroy(&ps->cond);

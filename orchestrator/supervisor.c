@@ -8,6 +8,8 @@
  *  - nothing is done while ZooKeeper is unreachable. */
 #include "supervisor.h"
 
+#include "clock.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,18 +18,19 @@
 
 #include "config.h"
 #include "log.h"
-#include "membership.h"
+#include "fleet/membership.h"
 #include "scaler.h"
-#include "election.h"
+#include "series.h"
+#include "fleet/election.h"
 #include "xalloc.h"
 
 #define SUP_MAX_WORKERS 64
 #define SUP_TICK_MS 250
 
 struct wk {
-    char id[48];
-    char hint[8];      /* the role it was started with */
-    char role[8];      /* its role in ZooKeeper; "" until it registered */
+    char id[MEMBER_ID_MAX];
+    enum member_role hint; /* the role it was started with */
+    enum member_role role; /* its role in ZooKeeper; none until it registered */
     long pid;
     long long seq;     /* the applied sequence it reported; -1: none yet */
     int registered;    /* its znode is there now */
@@ -35,7 +38,13 @@ struct wk {
     double born;       /* when we started or adopted it */
     double gone_since; /* when its znode vanished (0: present or never seen) */
     int doomed;        /* crashed or scaled in: no longer counted, to be buried */
+    char state[12];    /* what its member node says (membership.h MEMBER_STATE_*) */
+    const char *doom;  /* "crashed" or "scaled_in", for the removal event */
 };
+
+/* Why a worker was removed; indexes supervisor.removed. */
+enum { GONE_DEAD, GONE_HUNG, GONE_NEVER_UP, GONE_CRASHED_OR_SCALED, GONE_COUNT };
+static const char *const gone_names[GONE_COUNT] = {"dead", "hung", "never_registered", "crashed_or_scaled_in"};
 
 struct supervisor {
     struct supervisor_cfg cfg;
@@ -53,19 +62,11 @@ struct supervisor {
     int wanted_slaves;
     int stop;
     /* counters for /metrics */
-    unsigned long started_total, scale_events, crashes, removed[4];
+    unsigned long started_total, scale_events, crashes, removed[GONE_COUNT];
+    events *ev;                    /* the timeline; NULL: none */
+    void (*master_down)(void *ud); /* told when we kill or bury the master */
+    void *master_down_ud;
 };
-
-/* Why a worker was removed; indexes supervisor.removed. */
-enum { GONE_DEAD, GONE_HUNG, GONE_NEVER_UP, GONE_CRASHED_OR_SCALED };
-static const char *const gone_names[] = {"dead", "hung", "never_registered", "crashed_or_scaled_in"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void supervisor_cfg_from_env(struct supervisor_cfg *cfg)
 {
@@ -91,33 +92,41 @@ static void drop(supervisor *s, const char *id)
         *w = s->w[--s->n];
 }
 
-static struct wk *add(supervisor *s, const char *id, const char *hint, long pid)
+static struct wk *add(supervisor *s, const char *id, enum member_role hint, long pid)
 {
     if (s->n == SUP_MAX_WORKERS)
         return NULL;
     struct wk *w = &s->w[s->n++];
     memset(w, 0, sizeof *w);
     snprintf(w->id, sizeof w->id, "%s", id);
-    snprintf(w->hint, sizeof w->hint, "%s", hint);
+    w->hint = hint;
     w->pid = pid;
     w->seq = -1;
-    w->born = now_s();
+    w->born = clock_mono_s();
     return w;
 }
 
 static int is_master(const struct wk *w)
 {
-    return w->registered && strcmp(w->role, "master") == 0;
+    return w->registered && w->role == MEMBER_MASTER;
 }
 
-/* A slave, serving or still starting, that counts toward the wanted number. */
+/* A slave, serving or still starting, that counts toward the wanted number. One whose
+ * znode vanished is in limbo (frozen, or dying): it counts as nothing, so that scaling
+ * never removes a live slave because of it; it is buried once its grace runs out. */
 static int is_slave(const struct wk *w)
 {
     if (w->doomed)
         return 0;
     if (w->registered)
-        return strcmp(w->role, "slave") == 0;
-    return strcmp(w->hint, "slave") == 0;
+        return w->role == MEMBER_SLAVE;
+    return !w->was_registered && w->hint == MEMBER_SLAVE;
+}
+
+/* A slave that has served reads: a candidate for master. */
+static int is_synced_slave(const struct wk *w)
+{
+    return !w->doomed && w->registered && w->role == MEMBER_SLAVE && w->seq >= 0;
 }
 
 /* ---- ZooKeeper watch ---- */
@@ -126,7 +135,7 @@ static void on_workers(const char *path, const struct zk_child *kids, size_t n, 
 {
     (void)path;
     supervisor *s = arg;
-    double t = now_s();
+    double t = clock_mono_s();
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->n; i++)
         s->w[i].registered = 0;
@@ -138,7 +147,8 @@ static void on_workers(const char *path, const struct zk_child *kids, size_t n, 
         w->registered = w->was_registered = 1;
         w->gone_since = 0;
         w->seq = m.seq;
-        snprintf(w->role, sizeof w->role, "%s", m.role);
+        w->role = member_role_of(m.role);
+        snprintf(w->state, sizeof w->state, "%s", m.state);
     }
     for (size_t i = 0; i < s->n; i++)
         if (s->w[i].was_registered && !s->w[i].registered && s->w[i].gone_since == 0)
@@ -149,10 +159,39 @@ static void on_workers(const char *path, const struct zk_child *kids, size_t n, 
 
 /* ---- acting (only the supervisor thread and crash handlers call these) ---- */
 
+static void emit(supervisor *s, const char *type, json_t *fields, const char *msg)
+{
+    if (s->ev)
+        events_emit(s->ev, type, fields, "%s", msg);
+    else
+        json_decref(fields);
+}
+
+/* Lock held. The timeline's word for why w goes. */
+static const char *removal_reason(const struct wk *w, int reason)
+{
+    return reason == GONE_CRASHED_OR_SCALED && w && w->doom ? w->doom : gone_names[reason];
+}
+
 /* Kills (if needed), evicts and removes a worker, and forgets it. */
 static void bury(supervisor *s, const char *id, long pid, int reason, const char *why)
 {
     log_info("supervisor: worker %s (pid %ld) %s; removing it", id, pid, why);
+    pthread_mutex_lock(&s->lock);
+    struct wk *w = find(s, id);
+    int was_master = w && is_master(w) && !w->doomed;
+    const char *code = removal_reason(w, reason);
+    pthread_mutex_unlock(&s->lock);
+    if (was_master && s->master_down)
+        s->master_down(s->master_down_ud);
+    char msg[200];
+    if (reason == GONE_DEAD) {
+        snprintf(msg, sizeof msg, "worker %s (pid %ld) crashed: it is not running", id, pid);
+        emit(s, "worker_crashed", json_pack("{s:s,s:I,s:s}", "worker", id, "pid", (json_int_t)pid, "role",
+                                             was_master ? "master" : "slave"), msg);
+    }
+    snprintf(msg, sizeof msg, "worker %s (pid %ld) removed: %s", id, pid, why);
+    emit(s, "worker_removed", json_pack("{s:s,s:I,s:s}", "worker", id, "pid", (json_int_t)pid, "reason", code), msg);
     spawner_kill(s->sp, id, SIGKILL);
     membership_evict(s->zk, id, pid);
     spawner_remove(s->sp, id);
@@ -163,15 +202,16 @@ static void bury(supervisor *s, const char *id, long pid, int reason, const char
     pthread_mutex_unlock(&s->lock);
 }
 
-static void spawn(supervisor *s, const char *role)
+static void spawn(supervisor *s, enum member_role hint)
 {
     struct spawner_worker out;
+    const char *role = member_role_name(hint);
     if (spawner_start(s->sp, role, NULL, &out) < 0) {
         log_error("supervisor: cannot start a %s worker", role);
         return;
     }
     pthread_mutex_lock(&s->lock);
-    struct wk *w = add(s, out.id, role, out.pid);
+    struct wk *w = add(s, out.id, hint, out.pid);
     s->started_total++;
     pthread_mutex_unlock(&s->lock);
     if (!w) {
@@ -182,6 +222,10 @@ static void spawn(supervisor *s, const char *role)
     if (membership_publish_pid(s->zk, out.id, out.pid) < 0)
         log_warn("supervisor: cannot publish the pid of %s", out.id);
     log_info("supervisor: started %s worker %s, pid %ld", role, out.id, out.pid);
+    char msg[200];
+    snprintf(msg, sizeof msg, "worker %s started as %s, pid %ld", out.id, role, out.pid);
+    emit(s, "worker_started", json_pack("{s:s,s:I,s:s}", "worker", out.id, "pid", (json_int_t)out.pid, "role", role),
+         msg);
 }
 
 /* Buries every worker that is dead, hung, doomed or never came up. */
@@ -192,7 +236,7 @@ static void reap(supervisor *s)
     size_t n = s->n;
     memcpy(snap, s->w, n * sizeof *snap);
     pthread_mutex_unlock(&s->lock);
-    double t = now_s(), grace = (double)s->cfg.grace_ms / 1000;
+    double t = clock_mono_s(), grace = (double)s->cfg.grace_ms / 1000;
     for (size_t i = 0; i < n; i++) {
         struct wk *w = &snap[i];
         struct spawner_worker st;
@@ -208,43 +252,84 @@ static void reap(supervisor *s)
     }
 }
 
-/* Brings the number of slaves to what is wanted, and a master to an empty fleet. */
+/* The slave to remove when scaling in (lock held): one still starting before a synced
+ * one, the highest pid first, and never the last synced slave, the only one that could
+ * take over from the master. NULL when none may go. */
+static struct wk *scale_in_victim(supervisor *s)
+{
+    struct wk *top = NULL;
+    int synced = 0;
+    for (size_t i = 0; i < s->n; i++)
+        synced += is_synced_slave(&s->w[i]);
+    for (size_t i = 0; i < s->n; i++) {
+        struct wk *w = &s->w[i];
+        if (!is_slave(w) || (is_synced_slave(w) && synced <= 1))
+            continue;
+        int better = !top || (is_synced_slave(top) && !is_synced_slave(w)) ||
+                     (is_synced_slave(top) == is_synced_slave(w) && w->pid > top->pid);
+        if (better)
+            top = w;
+    }
+    return top;
+}
+
+/* Removes one surplus slave; 0 when none may go now. */
+static int scale_in_one(supervisor *s)
+{
+    pthread_mutex_lock(&s->lock);
+    struct wk *top = scale_in_victim(s);
+    char id[MEMBER_ID_MAX] = "";
+    long pid = 0;
+    if (top) {
+        top->doomed = 1;
+        top->doom = "scaled_in";
+        snprintf(id, sizeof id, "%s", top->id);
+        pid = top->pid;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!*id)
+        return 0;
+    bury(s, id, pid, GONE_CRASHED_OR_SCALED, "is no longer needed (scale in)");
+    return 1;
+}
+
+/* Brings the number of slaves to what is wanted, and a master to an empty fleet. Scales
+ * in only while a master is registered: a fleet without one needs every candidate. */
 static void balance(supervisor *s)
 {
     pthread_mutex_lock(&s->lock);
-    int slaves = 0, others = 0;
+    int slaves = 0, others = 0, masters = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (is_slave(&s->w[i]))
             slaves++;
         else if (!s->w[i].doomed)
             others++;
+        masters += !s->w[i].doomed && is_master(&s->w[i]);
     }
     int want = s->wanted_slaves;
     pthread_mutex_unlock(&s->lock);
 
     if (slaves == 0 && others == 0) {
-        spawn(s, "master");
+        spawn(s, MEMBER_MASTER);
         return; /* slaves follow on the next tick, once a master is on its way */
     }
     for (; slaves < want; slaves++)
-        spawn(s, "slave");
-    for (; slaves > want; slaves--) {
-        pthread_mutex_lock(&s->lock);
-        struct wk *top = NULL;
-        for (size_t i = 0; i < s->n; i++)
-            if (is_slave(&s->w[i]) && (!top || s->w[i].pid > top->pid))
-                top = &s->w[i];
-        char id[48] = "";
-        long pid = 0;
-        if (top) {
-            top->doomed = 1;
-            snprintf(id, sizeof id, "%s", top->id);
-            pid = top->pid;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (*id)
-            bury(s, id, pid, GONE_CRASHED_OR_SCALED, "is no longer needed (scale in)");
-    }
+        spawn(s, MEMBER_SLAVE);
+    for (; slaves > want && masters > 0; slaves--)
+        if (!scale_in_one(s))
+            break;
+}
+
+static void scale_event(supervisor *s, int from, int to)
+{
+    long reads = scaler_last_reads(s->sc);
+    char msg[200];
+    snprintf(msg, sizeof msg, "scale %s: %d -> %d slaves (%ld reads in the last %g s interval)",
+             to > from ? "out" : "in", from, to, reads, s->cfg.scale_interval);
+    emit(s, to > from ? "scale_out" : "scale_in",
+         json_pack("{s:i,s:i,s:I,s:f}", "from", from, "to", to, "reads", (json_int_t)reads, "interval_s",
+                   s->cfg.scale_interval),
+         msg);
 }
 
 static void *run(void *arg)
@@ -253,22 +338,19 @@ static void *run(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SUP_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        clock_deadline(&ts, SUP_TICK_MS);
         pthread_cond_timedwait(&s->wake, &s->lock, &ts);
         if (s->stop)
             break;
-        int want = scaler_tick(s->sc, now_s());
+        int want = scaler_tick(s->sc, clock_mono_s()), from = s->wanted_slaves;
         if (want >= 0 && want != s->wanted_slaves) {
             log_info("supervisor: scaling from %d to %d slaves", s->wanted_slaves, want);
             s->wanted_slaves = want;
             s->scale_events++;
         }
         pthread_mutex_unlock(&s->lock);
+        if (want >= 0 && want != from)
+            scale_event(s, from, want);
         if (zk_is_connected(s->zk)) {
             reap(s);
             balance(s);
@@ -290,7 +372,7 @@ supervisor *supervisor_new(const struct supervisor_cfg *cfg, struct spawner *sp,
     s->sc = scaler_new(cfg->scale_interval, cfg->max_slaves);
     s->wanted_slaves = 1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
+    clock_cond_init(&s->wake);
     return s;
 }
 
@@ -307,7 +389,7 @@ static void adopt(supervisor *s)
             continue;
         }
         pthread_mutex_lock(&s->lock);
-        add(s, list[i].id, list[i].role, list[i].pid);
+        add(s, list[i].id, member_role_of(list[i].role), list[i].pid);
         pthread_mutex_unlock(&s->lock);
         membership_publish_pid(s->zk, list[i].id, list[i].pid);
         log_info("supervisor: adopted %s worker %s, pid %ld", list[i].role, list[i].id, list[i].pid);
@@ -349,7 +431,7 @@ void supervisor_free(supervisor *s)
 void supervisor_count_read(void *ud)
 {
     supervisor *s = ud;
-    scaler_count_read(s->sc, now_s());
+    scaler_count_read(s->sc, clock_mono_s());
 }
 
 /* ---- HTTP ---- */
@@ -360,12 +442,21 @@ void supervisor_count_read(void *ud)
  * releases the lock before the slow kill, so it returns unlocked. */
 static http_reply *crash(supervisor *s, struct wk *target)
 {
-    char id[48];
+    char id[MEMBER_ID_MAX];
     long pid = target->pid;
     snprintf(id, sizeof id, "%s", target->id);
+    int was_master = is_master(target);
+    const char *role = member_role_name(target->registered ? target->role : target->hint);
+    char msg[200];
+    snprintf(msg, sizeof msg, "worker %s (pid %ld, %s) crashed through the crash API", id, pid, role);
+    json_t *fields = json_pack("{s:s,s:I,s:s,s:s}", "worker", id, "pid", (json_int_t)pid, "role", role, "via", "api");
     target->doomed = 1;
+    target->doom = "crashed";
     s->crashes++;
     pthread_mutex_unlock(&s->lock);
+    if (was_master && s->master_down)
+        s->master_down(s->master_down_ud);
+    emit(s, "worker_crashed", fields, msg);
     spawner_kill(s->sp, id, SIGKILL);
     membership_evict(s->zk, id, pid);
     pthread_mutex_lock(&s->lock);
@@ -435,28 +526,29 @@ http_reply *supervisor_worker_list(http_req *req, void *ud)
     return http_reply_json(200, arr);
 }
 
-void supervisor_metrics(supervisor *s, sbuf *out, long long acked_seq)
+/* Lock held: every worker's series. */
+static void worker_series(supervisor *s, metrics *m, long long acked_seq)
 {
-    pthread_mutex_lock(&s->lock);
-    sbuf_printf(out, "# HELP rideshare_worker_info A worker of the fleet, by id, role and container pid.\n"
-                     "# TYPE rideshare_worker_info gauge\n");
-    for (size_t i = 0; i < s->n; i++)
-        if (!s->w[i].doomed)
-            sbuf_printf(out, "rideshare_worker_info{worker=\"%s\",role=\"%s\",pid=\"%ld\"} 1\n", s->w[i].id,
-                        s->w[i].registered ? s->w[i].role : "starting", s->w[i].pid);
-    sbuf_printf(out, "# HELP rideshare_worker_applied_seq The write sequence a worker holds (reported each second).\n"
-                     "# TYPE rideshare_worker_applied_seq gauge\n"
-                     "# HELP rideshare_worker_lag Writes answered that a worker has not applied yet.\n"
-                     "# TYPE rideshare_worker_lag gauge\n");
     for (size_t i = 0; i < s->n; i++) {
         const struct wk *w = &s->w[i];
-        if (w->doomed || w->seq < 0)
+        if (w->doomed)
             continue;
-        sbuf_printf(out, "rideshare_worker_applied_seq{worker=\"%s\",role=\"%s\"} %lld\n", w->id, w->role, w->seq);
-        sbuf_printf(out, "rideshare_worker_lag{worker=\"%s\",role=\"%s\"} %lld\n", w->id, w->role,
-                    acked_seq > w->seq ? acked_seq - w->seq : 0);
+        metrics_add(m, S_WORKER_INFO, 1, "worker=\"%s\",role=\"%s\",pid=\"%ld\"", w->id,
+                    w->registered ? member_role_name(w->role) : "starting", w->pid);
+        if (w->seq < 0)
+            continue;
+        const char *role = member_role_name(w->role);
+        metrics_add(m, S_WORKER_APPLIED_SEQ, (double)w->seq, "worker=\"%s\",role=\"%s\"", w->id, role);
+        metrics_add(m, S_WORKER_LAG, (double)(acked_seq > w->seq ? acked_seq - w->seq : 0),
+                    "worker=\"%s\",role=\"%s\"", w->id, role);
     }
+}
+
+void supervisor_metrics(supervisor *s, metrics *m, long long acked_seq)
+{
     int masters = 0, slaves = 0, starting = 0;
+    pthread_mutex_lock(&s->lock);
+    worker_series(s, m, acked_seq);
     for (size_t i = 0; i < s->n; i++) {
         if (s->w[i].doomed)
             continue;
@@ -467,30 +559,91 @@ void supervisor_metrics(supervisor *s, sbuf *out, long long acked_seq)
         else
             starting++;
     }
-    sbuf_printf(out, "# HELP rideshare_workers Workers by role (starting: not registered yet).\n"
-                     "# TYPE rideshare_workers gauge\n"
-                     "rideshare_workers{role=\"master\"} %d\nrideshare_workers{role=\"slave\"} %d\n"
-                     "rideshare_workers{role=\"starting\"} %d\n",
-                masters, slaves, starting);
-    sbuf_printf(out, "# HELP rideshare_slaves_wanted Slaves the autoscaler wants.\n"
-                     "# TYPE rideshare_slaves_wanted gauge\nrideshare_slaves_wanted %d\n",
-                s->wanted_slaves);
-    sbuf_printf(out, "# HELP rideshare_scale_reads db/read requests counted in the interval under way.\n"
-                     "# TYPE rideshare_scale_reads gauge\nrideshare_scale_reads %ld\n"
-                     "# HELP rideshare_scale_seconds_left Seconds until the autoscaler's interval ends (-1: not started).\n"
-                     "# TYPE rideshare_scale_seconds_left gauge\nrideshare_scale_seconds_left %.3f\n",
-                scaler_reads(s->sc), scaler_seconds_left(s->sc, now_s()));
-    sbuf_printf(out, "# HELP rideshare_workers_started_total Workers started (first start, respawns, scale out).\n"
-                     "# TYPE rideshare_workers_started_total counter\nrideshare_workers_started_total %lu\n",
-                s->started_total);
-    sbuf_printf(out, "# HELP rideshare_workers_removed_total Workers removed, by reason.\n"
-                     "# TYPE rideshare_workers_removed_total counter\n");
-    for (int r = 0; r < 4; r++)
-        sbuf_printf(out, "rideshare_workers_removed_total{reason=\"%s\"} %lu\n", gone_names[r], s->removed[r]);
-    sbuf_printf(out, "# HELP rideshare_scale_events_total Changes of the wanted slave count.\n"
-                     "# TYPE rideshare_scale_events_total counter\nrideshare_scale_events_total %lu\n"
-                     "# HELP rideshare_crashes_total Workers crashed through the crash API.\n"
-                     "# TYPE rideshare_crashes_total counter\nrideshare_crashes_total %lu\n",
-                s->scale_events, s->crashes);
+    metrics_add(m, S_WORKERS, masters, "role=\"master\"");
+    metrics_add(m, S_WORKERS, slaves, "role=\"slave\"");
+    metrics_add(m, S_WORKERS, starting, "role=\"starting\"");
+    metrics_set(m, S_SLAVES_WANTED, s->wanted_slaves);
+    metrics_set(m, S_SCALE_READS, (double)scaler_reads(s->sc));
+    metrics_set(m, S_SCALE_SECONDS_LEFT, scaler_seconds_left(s->sc, clock_mono_s()));
+    metrics_set(m, S_WORKERS_STARTED, (double)s->started_total);
+    for (int r = 0; r < GONE_COUNT; r++)
+        metrics_add(m, S_WORKERS_REMOVED, (double)s->removed[r], "reason=\"%s\"", gone_names[r]);
+    metrics_set(m, S_SCALE_EVENTS, (double)s->scale_events);
+    metrics_set(m, S_CRASHES, (double)s->crashes);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- the fleet view ---- */
+
+void supervisor_set_events(supervisor *s, events *ev, void (*master_down)(void *ud), void *ud)
+{
+    s->ev = ev;
+    s->master_down = master_down;
+    s->master_down_ud = ud;
+}
+
+/* Lock held. "starting" until the worker registered; "missing" while its znode is gone. */
+static const char *state_of(const struct wk *w)
+{
+    if (!w->registered)
+        return w->was_registered ? "missing" : MEMBER_STATE_STARTING;
+    return w->state[0] ? w->state : MEMBER_STATE_STARTING;
+}
+
+/* Lock held. The highest sequence a registered master reported; -1: none. */
+static long long master_seq(const supervisor *s)
+{
+    long long seq = -1;
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->w[i].doomed && is_master(&s->w[i]) && s->w[i].seq > seq)
+            seq = s->w[i].seq;
+    return seq;
+}
+
+static json_t *worker_json(const struct wk *w, long long mseq, double now)
+{
+    json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:f}", "id", w->id, "pid", (json_int_t)w->pid, "role",
+                          member_role_name(w->registered ? w->role : w->hint), "state", state_of(w), "uptime_s",
+                          now - w->born);
+    json_object_set_new(o, "seq", w->seq >= 0 ? json_integer(w->seq) : json_null());
+    json_object_set_new(o, "lag", w->seq >= 0 && mseq >= 0 ? json_integer(mseq > w->seq ? mseq - w->seq : 0)
+                                                           : json_null());
+    json_object_set_new(o, "registered", json_boolean(w->registered));
+    return o;
+}
+
+json_t *supervisor_fleet(supervisor *s)
+{
+    double now = clock_mono_s();
+    json_t *workers = json_array();
+    pthread_mutex_lock(&s->lock);
+    long long mseq = master_seq(s);
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->w[i].doomed)
+            json_array_append_new(workers, worker_json(&s->w[i], mseq, now));
+    long reads = scaler_reads(s->sc);
+    json_t *scale = json_pack("{s:I,s:f,s:f,s:i,s:i,s:i}", "reads", (json_int_t)reads, "seconds_left",
+                              scaler_seconds_left(s->sc, now), "interval_s", s->cfg.scale_interval, "slaves_wanted",
+                              s->wanted_slaves, "slaves_next", scaler_target(reads, s->cfg.max_slaves), "max_slaves",
+                              s->cfg.max_slaves);
+    pthread_mutex_unlock(&s->lock);
+    return json_pack("{s:o,s:o}", "workers", workers, "autoscaler", scale);
+}
+
+void supervisor_counts(supervisor *s, int *masters, int *slaves, int *starting)
+{
+    *masters = *slaves = *starting = 0;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n; i++) {
+        const struct wk *w = &s->w[i];
+        if (w->doomed)
+            continue;
+        if (is_master(w))
+            (*masters)++;
+        else if (w->registered && strcmp(state_of(w), MEMBER_STATE_SERVING) == 0)
+            (*slaves)++;
+        else
+            (*starting)++;
+    }
     pthread_mutex_unlock(&s->lock);
 }

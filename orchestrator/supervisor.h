@@ -11,7 +11,9 @@
 #ifndef RS_SUPERVISOR_H
 #define RS_SUPERVISOR_H
 
+#include "events.h"
 #include "http_server.h"
+#include "metrics.h"
 #include "spawner.h"
 #include "zk.h"
 
@@ -30,13 +32,22 @@ supervisor *supervisor_new(const struct supervisor_cfg *cfg, struct spawner *sp,
 int supervisor_start(supervisor *s);
 void supervisor_free(supervisor *s);
 
+/* Records what it does on ev (borrowed; call before supervisor_start), and calls
+ * master_down(ud) when it kills or buries the master (the failover clock starts). */
+void supervisor_set_events(supervisor *s, events *ev, void (*master_down)(void *ud), void *ud);
+/* The fleet for GET /api/v1/fleet: {"workers": [{id, pid, role, state, seq, lag,
+ * uptime_s}...], "autoscaler": {reads, seconds_left, interval_s, slaves_wanted,
+ * slaves_next, max_slaves}}; and the workers by role, for the charts. */
+json_t *supervisor_fleet(supervisor *s);
+void supervisor_counts(supervisor *s, int *masters, int *slaves, int *starting);
+
 /* Counts one db/read for the autoscaler (a dbapi read hook; ud is the supervisor). */
 void supervisor_count_read(void *ud);
 
 /* Appends the fleet's series (each worker's role, applied sequence and lag behind
  * acked_seq, workers by role, slaves wanted, starts, removals by reason, scale events)
  * in the Prometheus text format. */
-void supervisor_metrics(supervisor *s, sbuf *out, long long acked_seq);
+void supervisor_metrics(supervisor *s, metrics *m, long long acked_seq);
 
 /* POST /api/v1/crash/master, POST /api/v1/crash/slave, GET /api/v1/worker/list. */
 http_reply *supervisor_crash_master(http_req *req, void *ud);

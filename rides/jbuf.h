@@ -1,24 +1,17 @@
-/* jbuf.h - writes JSON text straight into one growing buffer, for the hot list reply where
- * building jansson objects only to dump them would cost hundreds of allocations. */
+/* jbuf.h - the first names of the JSON text writer. It is the common buffer's now
+ * (common/sbuf.h: sbuf_json_str, sbuf_int, sbuf_lit), so that the project has one growable
+ * buffer; these names remain for rides_jbuf_test, and new code calls sbuf_* directly. */
 #ifndef RS_RIDES_JBUF_H
 #define RS_RIDES_JBUF_H
 
-#include <stddef.h>
+#include "sbuf.h"
 
-struct jbuf {
-    char *data; /* NUL-terminated; owned by the jbuf until jbuf_free */
-    size_t len;
-    size_t cap;
-};
-
-void jbuf_init(struct jbuf *b, size_t cap_hint);
-void jbuf_free(struct jbuf *b);
-/* Raw JSON text, copied as is. */
-void jbuf_raw(struct jbuf *b, const char *s, size_t n);
-/* A string literal, its length taken at compile time. */
-#define jbuf_lit(b, lit) jbuf_raw((b), "" lit, sizeof(lit) - 1)
-/* A JSON string: quotes added, '"', '\\' and control characters escaped as jansson does. */
-void jbuf_str(struct jbuf *b, const char *s);
-void jbuf_int(struct jbuf *b, long long v);
+#define jbuf sbuf /* struct jbuf is struct sbuf: data, NUL-terminated, and len */
+#define jbuf_init sbuf_init_cap
+#define jbuf_free sbuf_deinit
+#define jbuf_raw sbuf_append
+#define jbuf_lit sbuf_lit
+#define jbuf_str sbuf_json_str
+#define jbuf_int sbuf_int
 
 #endif

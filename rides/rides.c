@@ -1,31 +1,31 @@
 /* rides.c - the rides service's HTTP handlers. It has no data of its own: every read and
  * write goes to the orchestrator through db_client, and users are looked up in the users
- * service through userdir. */
+ * service through userdir; _count and db/clear are the shared ones of fleet/service.h. */
 #include "rides.h"
 
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "areas.h"
-#include "db_client.h"
+#include "fleet/db_client.h"
+#include "fleet/service.h"
 #include "http_server.h"
-#include "jbuf.h"
 #include "jsonx.h"
 #include "log.h"
+#include "sbuf.h"
 #include "timestamp.h"
 #include "userdir.h"
+#include "fleet/validate.h"
 #include "xalloc.h"
 
 #define RIDES_PATH "/api/v1/rides"
 
 struct rides_svc {
-    db_client *db;
+    service *base;
+    db_client *db; /* the base's */
     userdir *users;
-    http_server *http;
-    atomic_ulong count; /* requests on RIDES_PATH since start or the last reset */
 };
 
 int rides_counted_path(const char *path)
@@ -49,20 +49,6 @@ int rides_parse_id(const char *s, json_int_t *out)
     return 0;
 }
 
-static void on_request(const http_req *req, void *ud)
-{
-    rides_svc *svc = ud;
-    if (rides_counted_path(http_req_path(req)))
-        atomic_fetch_add_explicit(&svc->count, 1, memory_order_relaxed);
-}
-
-static http_reply *db_failure(int rc)
-{
-    if (rc == DB_EUNAVAILABLE)
-        return http_reply_error(503, "the database is unavailable, try again later");
-    return http_reply_error(500, "the database rejected the request");
-}
-
 /* The ride's row (columns as asked) in *row: 1 found, 0 none, or a negative DB_E* code. */
 static int ride_get(rides_svc *svc, json_int_t id, json_t *columns, json_t **row)
 {
@@ -83,7 +69,7 @@ static http_reply *bad_id(void)
 }
 
 /* Reads body[key] as an area; NULL when fine, else the 400 reply. */
-static http_reply *get_area(const json_t *body, const char *key, int *out)
+static http_reply *area_or_reply(const json_t *body, const char *key, int *out)
 {
     json_t *v = json_object_get(body, key);
     if (!v)
@@ -93,57 +79,59 @@ static http_reply *get_area(const json_t *body, const char *key, int *out)
     return NULL;
 }
 
+/* NULL when name is a user, else the reply: 400 ("<key> is not an existing user", key
+ * being the field that named it), or 503 when the users service cannot tell. */
+static http_reply *user_or_reply(rides_svc *svc, const char *name, const char *key)
+{
+    int rc = userdir_exists(svc->users, name);
+    if (rc == 1)
+        return NULL;
+    return rc == 0 ? http_reply_error(400, "%s is not an existing user", key)
+                   : http_reply_error(503, "the users service is unavailable, try again later");
+}
+
+/* body["timestamp"] as a real date and time; NULL, or the 400 to answer. */
+static http_reply *timestamp_or_reply(const json_t *body, struct ride_time *t)
+{
+    const char *ts;
+    http_reply *r = http_field_str_or_reply(body, "timestamp", &ts);
+    if (r)
+        return r;
+    if (timestamp_parse_api(ts, t) != 0)
+        return http_reply_error(400, "timestamp must be a real date and time as DD-MM-YYYY:SS-MM-HH");
+    return NULL;
+}
+
 /* POST /api/v1/rides -> 201 {"rideId": N}. The users service is asked about created_by
  * only once everything else in the body is valid. */
 static http_reply *create_ride(http_req *req, void *ud)
 {
     rides_svc *svc = ud;
-    http_reply *r = NULL;
-    json_t *body = http_req_json_object(req, &r);
-    if (!body)
-        return r;
-    const char *by, *ts;
-    int src = 0, dst = 0, rc;
+    const json_t *body;
+    const char *by;
+    int src = 0, dst = 0;
     struct ride_time t;
-    if ((rc = jsonx_get_str(body, "created_by", &by)) != 0) {
-        r = http_reply_error(400, rc == -1 ? "created_by is missing" : "created_by must be a string");
-        goto out;
-    }
-    if ((rc = jsonx_get_str(body, "timestamp", &ts)) != 0) {
-        r = http_reply_error(400, rc == -1 ? "timestamp is missing" : "timestamp must be a string");
-        goto out;
-    }
-    if (timestamp_parse_api(ts, &t) != 0) {
-        r = http_reply_error(400, "timestamp must be a real date and time as DD-MM-YYYY:SS-MM-HH");
-        goto out;
-    }
-    if ((r = get_area(body, "source", &src)) || (r = get_area(body, "destination", &dst)))
-        goto out;
-    if (src == dst) {
-        r = http_reply_error(400, "source and destination must differ");
-        goto out;
-    }
-    if ((rc = userdir_exists(svc->users, by)) != 1) {
-        r = rc == 0 ? http_reply_error(400, "created_by is not an existing user")
-                    : http_reply_error(503, "the users service is unavailable, try again later");
-        goto out;
-    }
+    http_reply *r;
+    if ((r = http_req_object_or_reply(req, &body)) || (r = http_field_str_or_reply(body, "created_by", &by)) ||
+        (r = timestamp_or_reply(body, &t)) || (r = area_or_reply(body, "source", &src)) ||
+        (r = area_or_reply(body, "destination", &dst)))
+        return r;
+    if (src == dst)
+        return http_reply_error(400, "source and destination must differ");
+    if ((r = user_or_reply(svc, by, "created_by")))
+        return r;
     char stored[TS_LEN + 1];
     timestamp_format_db(&t, stored);
     json_t *w = json_pack("{s:s, s:{s:s, s:s, s:i, s:i}}", "table", "rides", "insert", "created_by", by,
                           "timestamp", stored, "source", src, "destination", dst);
     json_int_t id = 0;
-    rc = db_write(svc->db, w, NULL, &id);
+    int rc = db_write(svc->db, w, NULL, &id);
     json_decref(w);
     if (rc == DB_EREJECTED) /* the FK: the user was deleted since the check */
-        r = http_reply_error(400, "created_by is not an existing user");
-    else if (rc != DB_OK)
-        r = db_failure(rc);
-    else
-        r = http_reply_json(201, json_pack("{s:I}", "rideId", id));
-out:
-    json_decref(body);
-    return r;
+        return http_reply_error(400, "created_by is not an existing user");
+    if (rc != DB_OK)
+        return service_db_failure(rc);
+    return http_reply_json(201, json_pack("{s:I}", "rideId", id));
 }
 
 /* Adds the API form of a stored timestamp to obj. */
@@ -157,6 +145,37 @@ static void set_timestamp(json_t *obj, json_t *stored)
         return;
     }
     json_object_set_new(obj, "timestamp", json_stringn(api, TS_LEN));
+}
+
+/* The rows of a rides list as the reply's JSON text in b (initialized here), written
+ * straight: this is the hot call, and each row would otherwise be three jansson objects
+ * built only to be dumped. 0, or -1 (logged) when a row is malformed. */
+static int rides_text(const json_t *rows, sbuf *b)
+{
+    json_t *row;
+    size_t i;
+    sbuf_init_cap(b, 16 + json_array_size(rows) * 128);
+    sbuf_lit(b, "[");
+    json_array_foreach((json_t *)rows, i, row) {
+        json_t *id = json_object_get(row, "id"), *by = json_object_get(row, "created_by");
+        const char *stored = json_string_value(json_object_get(row, "timestamp"));
+        char api[TS_LEN + 1];
+        if (!json_is_integer(id) || !json_is_string(by) || !stored || timestamp_db_to_api(stored, api) != 0) {
+            log_warn("rides: the database answered a malformed ride row");
+            return -1;
+        }
+        if (i)
+            sbuf_lit(b, ",");
+        sbuf_lit(b, "{\"rideId\":");
+        sbuf_int(b, json_integer_value(id));
+        sbuf_lit(b, ",\"username\":");
+        sbuf_json_str(b, json_string_value(by));
+        sbuf_lit(b, ",\"timestamp\":\"");
+        sbuf_append(b, api, TS_LEN);
+        sbuf_lit(b, "\"}");
+    }
+    sbuf_lit(b, "]");
+    return 0;
 }
 
 /* GET /api/v1/rides?source=S&destination=D -> upcoming rides, by timestamp then rideId. */
@@ -181,42 +200,17 @@ static http_reply *list_rides(http_req *req, void *ud)
     int rc = db_read(svc->db, q, &rows);
     json_decref(q);
     if (rc != DB_OK)
-        return db_failure(rc);
+        return service_db_failure(rc);
     if (json_array_size(rows) == 0) {
         json_decref(rows);
         return http_reply_empty(204);
     }
-    /* Written straight as text: this is the hot call, and each row would otherwise be
-     * three jansson objects built only to be dumped. */
-    struct jbuf b;
-    jbuf_init(&b, 16 + json_array_size(rows) * 128);
-    jbuf_lit(&b, "[");
-    json_t *row;
-    size_t i;
-    json_array_foreach(rows, i, row) {
-        json_t *id = json_object_get(row, "id"), *by = json_object_get(row, "created_by");
-        const char *stored = json_string_value(json_object_get(row, "timestamp"));
-        char api[TS_LEN + 1];
-        if (!json_is_integer(id) || !json_is_string(by) || !stored || timestamp_db_to_api(stored, api) != 0) {
-            log_warn("rides: the database answered a malformed ride row");
-            jbuf_free(&b);
-            json_decref(rows);
-            return http_reply_error(500, "the database answered a malformed ride");
-        }
-        if (i)
-            jbuf_lit(&b, ",");
-        jbuf_lit(&b, "{\"rideId\":");
-        jbuf_int(&b, json_integer_value(id));
-        jbuf_lit(&b, ",\"username\":");
-        jbuf_str(&b, json_string_value(by));
-        jbuf_lit(&b, ",\"timestamp\":\"");
-        jbuf_raw(&b, api, TS_LEN);
-        jbuf_lit(&b, "\"}");
-    }
-    jbuf_lit(&b, "]");
+    sbuf b;
+    int whole = rides_text(rows, &b) == 0;
     json_decref(rows);
-    http_reply *r = http_reply_raw(200, b.data, b.len);
-    jbuf_free(&b);
+    http_reply *r = whole ? http_reply_raw(200, b.data, b.len)
+                          : http_reply_error(500, "the database answered a malformed ride");
+    sbuf_deinit(&b);
     return r;
 }
 
@@ -230,7 +224,7 @@ static http_reply *get_ride(http_req *req, void *ud)
     json_t *ride = NULL;
     int rc = ride_get(svc, id, json_pack("[sssss]", "id", "created_by", "timestamp", "source", "destination"), &ride);
     if (rc < 0)
-        return db_failure(rc);
+        return service_db_failure(rc);
     if (rc == 0)
         return http_reply_empty(204);
     json_t *q = json_pack("{s:s, s:[s], s:{s:I}, s:[s]}", "table", "ride_users", "columns", "username", "where",
@@ -240,7 +234,7 @@ static http_reply *get_ride(http_req *req, void *ud)
     json_decref(q);
     if (rc != DB_OK) {
         json_decref(ride);
-        return db_failure(rc);
+        return service_db_failure(rc);
     }
     json_t *users = json_array(), *row;
     size_t i;
@@ -277,8 +271,34 @@ static http_reply *ride_gone_or_user(rides_svc *svc, json_int_t id)
     int rc = ride_get(svc, id, json_pack("[s]", "id"), &ride);
     json_decref(ride);
     if (rc < 0)
-        return db_failure(rc);
+        return service_db_failure(rc);
     return rc == 0 ? http_reply_empty(204) : http_reply_error(400, "username is not an existing user");
+}
+
+/* NULL when name may join ride id, else the reply: 204 when there is no such ride, 400
+ * when name created it. */
+static http_reply *joinable_or_reply(rides_svc *svc, json_int_t id, const char *name)
+{
+    json_t *ride = NULL;
+    int rc = ride_get(svc, id, json_pack("[s]", "created_by"), &ride);
+    if (rc <= 0)
+        return rc == 0 ? http_reply_empty(204) : service_db_failure(rc);
+    const char *creator = json_string_value(json_object_get(ride, "created_by"));
+    int own = creator && strcmp(creator, name) == 0;
+    json_decref(ride);
+    return own ? http_reply_error(400, "the creator of a ride cannot join it") : NULL;
+}
+
+/* The reply to a join the database refused: UNIQUE(ride_id, username), or an FK (the
+ * ride or the user went away meanwhile). */
+static http_reply *join_refused(rides_svc *svc, json_int_t id, const char *name)
+{
+    int joined = has_joined(svc, id, name);
+    if (joined == 1)
+        return http_reply_error(400, "the user has already joined this ride");
+    if (joined < 0)
+        return service_db_failure(joined);
+    return ride_gone_or_user(svc, id);
 }
 
 /* POST /api/v1/rides/{rideId} {"username"} -> 200 {}; 204 if no such ride. */
@@ -286,54 +306,25 @@ static http_reply *join_ride(http_req *req, void *ud)
 {
     rides_svc *svc = ud;
     json_int_t id;
+    const json_t *body;
+    const char *name;
+    http_reply *r;
     if (rides_parse_id(http_req_param(req, 0), &id) != 0)
         return bad_id();
-    http_reply *r = NULL;
-    json_t *body = http_req_json_object(req, &r), *ride = NULL;
-    if (!body)
+    if ((r = http_req_object_or_reply(req, &body)) || (r = http_field_str_or_reply(body, "username", &name)))
         return r;
-    const char *name;
-    int rc = jsonx_get_str(body, "username", &name);
-    if (rc != 0) {
-        r = http_reply_error(400, rc == -1 ? "username is missing" : "username must be a string");
-        goto out;
-    }
-    rc = ride_get(svc, id, json_pack("[s]", "created_by"), &ride);
-    if (rc <= 0) {
-        r = rc == 0 ? http_reply_empty(204) : db_failure(rc);
-        goto out;
-    }
-    const char *creator = json_string_value(json_object_get(ride, "created_by"));
-    if (creator && strcmp(creator, name) == 0) {
-        r = http_reply_error(400, "the creator of a ride cannot join it");
-        goto out;
-    }
-    if ((rc = userdir_exists(svc->users, name)) != 1) {
-        r = rc == 0 ? http_reply_error(400, "username is not an existing user")
-                    : http_reply_error(503, "the users service is unavailable, try again later");
-        goto out;
-    }
+    if (validate_username(name)) /* no user can have it: a 400 whether or not the ride exists */
+        return http_reply_error(400, "username is not an existing user");
+    if ((r = joinable_or_reply(svc, id, name)) || (r = user_or_reply(svc, name, "username")))
+        return r;
     json_t *w = json_pack("{s:s, s:{s:I, s:s}}", "table", "ride_users", "insert", "ride_id", id, "username", name);
-    rc = db_write(svc->db, w, NULL, NULL);
+    int rc = db_write(svc->db, w, NULL, NULL);
     json_decref(w);
-    if (rc == DB_OK) {
-        r = http_reply_json(200, json_object());
-    } else if (rc == DB_EREJECTED) {
-        /* UNIQUE(ride_id, username), or an FK: the ride or the user went away meanwhile. */
-        int joined = has_joined(svc, id, name);
-        if (joined == 1)
-            r = http_reply_error(400, "the user has already joined this ride");
-        else if (joined < 0)
-            r = db_failure(joined);
-        else
-            r = ride_gone_or_user(svc, id);
-    } else {
-        r = db_failure(rc);
-    }
-out:
-    json_decref(ride);
-    json_decref(body);
-    return r;
+    if (rc == DB_EREJECTED)
+        return join_refused(svc, id, name);
+    if (rc != DB_OK)
+        return service_db_failure(rc);
+    return http_reply_json(200, json_object());
 }
 
 /* DELETE /api/v1/rides/{rideId} -> 200 {}; the FK removes its joins. */
@@ -347,7 +338,7 @@ static http_reply *delete_ride(http_req *req, void *ud)
     int rc = db_write(svc->db, w, &changes, NULL);
     json_decref(w);
     if (rc != DB_OK)
-        return db_failure(rc);
+        return service_db_failure(rc);
     if (changes == 0)
         return http_reply_error(400, "no such ride: %lld", (long long)id);
     return http_reply_json(200, json_object());
@@ -362,31 +353,7 @@ static http_reply *count_rides(http_req *req, void *ud)
     json_int_t n = 0;
     int rc = db_count(svc->db, q, &n);
     json_decref(q);
-    return rc == DB_OK ? http_reply_json(200, json_pack("[I]", n)) : db_failure(rc);
-}
-
-static http_reply *get_count(http_req *req, void *ud)
-{
-    (void)req;
-    rides_svc *svc = ud;
-    unsigned long n = atomic_load_explicit(&svc->count, memory_order_relaxed);
-    return http_reply_json(200, json_pack("[I]", (json_int_t)n));
-}
-
-static http_reply *reset_count(http_req *req, void *ud)
-{
-    (void)req;
-    rides_svc *svc = ud;
-    atomic_store_explicit(&svc->count, 0, memory_order_relaxed);
-    return http_reply_json(200, json_object());
-}
-
-static http_reply *clear_db(http_req *req, void *ud)
-{
-    (void)req;
-    rides_svc *svc = ud;
-    int rc = db_clear(svc->db);
-    return rc == DB_OK ? http_reply_json(200, json_object()) : db_failure(rc);
+    return rc == DB_OK ? http_reply_json(200, json_pack("[I]", n)) : service_db_failure(rc);
 }
 
 /* First match wins, so the literal "count" comes before the "*" routes. */
@@ -397,45 +364,40 @@ static const struct http_route routes[] = {
     {"GET", RIDES_PATH "/*", get_ride, NULL},
     {"POST", RIDES_PATH "/*", join_ride, NULL},
     {"DELETE", RIDES_PATH "/*", delete_ride, NULL},
-    {"GET", "/api/v1/_count", get_count, NULL},
-    {"DELETE", "/api/v1/_count", reset_count, NULL},
-    {"POST", "/api/v1/db/clear", clear_db, NULL},
 };
 
 rides_svc *rides_svc_new(const struct rides_cfg *cfg)
 {
     rides_svc *svc = xcalloc(1, sizeof *svc);
-    atomic_init(&svc->count, 0);
-    svc->db = db_client_new(cfg->orch_url, cfg->db_timeout_ms);
+    struct service_cfg sc = {.name = "rides", .routes = routes, .nroutes = sizeof routes / sizeof routes[0],
+                             .counted = rides_counted_path, .orch_url = cfg->orch_url,
+                             .db_timeout_ms = cfg->db_timeout_ms, .admin_token = cfg->admin_token, .ud = svc};
     svc->users = userdir_new(cfg->users_url, cfg->users_timeout_ms);
-    if (!svc->db || !svc->users) {
+    if (!svc->users || !(svc->base = service_new(&sc))) {
         log_error("rides: cannot create the HTTP clients");
-        db_client_free(svc->db);
         userdir_free(svc->users);
         free(svc);
         return NULL;
     }
-    svc->http = http_server_new(routes, sizeof routes / sizeof routes[0], svc);
-    http_server_set_observer(svc->http, on_request);
+    svc->db = service_db(svc->base);
     return svc;
 }
 
 int rides_svc_start(rides_svc *svc, int port)
 {
-    return http_server_start(svc->http, port);
+    return service_start(svc->base, port);
 }
 
 int rides_svc_port(const rides_svc *svc)
 {
-    return http_server_port(svc->http);
+    return service_port(svc->base);
 }
 
 void rides_svc_free(rides_svc *svc)
 {
     if (!svc)
         return;
-    http_server_free(svc->http); /* waits for handlers in flight before the clients go */
-    db_client_free(svc->db);
+    service_free(svc->base); /* waits for handlers in flight before the users client goes */
     userdir_free(svc->users);
     free(svc);
 }

@@ -11,6 +11,7 @@ struct rides_cfg {
     const char *users_url;  /* USERS_URL: the user list, through the load balancer */
     long db_timeout_ms;     /* DB_TIMEOUT_MS */
     long users_timeout_ms;  /* USERS_TIMEOUT_MS */
+    const char *admin_token; /* ADMIN_TOKEN: guards db/clear here, sent on every DB call */
 };
 
 /* NULL on failure (logged). */

@@ -6,6 +6,7 @@
 #                            the orchestrator answer GET /healthz
 #   scripts/fleet.sh down    stop and remove the fleet and every worker container the
 #                            orchestrator started (label rideshare.role=worker); keeps data
+#   scripts/fleet.sh build   install what is missing and build the images only
 #   scripts/fleet.sh clean   down + remove the volumes (wipes the workers' databases)
 #   scripts/fleet.sh logs [service...]   follow the logs (workers: docker logs <name>)
 #   scripts/fleet.sh ps      compose services and worker containers
@@ -103,7 +104,9 @@ base_stage() { # base_stage <target>: builds and tags rideshare-<target>:latest
         -f docker/service.Dockerfile .
 }
 
-cmd_up() {
+# The images only: the base image, then every image of docker-compose.yml. Also what the
+# swarm stack runs (scripts/swarm.sh).
+cmd_build() {
     local t0=$SECONDS build_log=${TMPDIR:-/tmp}/rideshare-build.log
     ensure_tools
     "$root/docker/base-image.sh"
@@ -119,7 +122,7 @@ cmd_up() {
     compose build --force-rm zookeeper rabbitmq lb >"$infra_log" 2>&1 &
     infra=$!
     { base_stage toolchain && base_stage runtime-base &&
-      compose build --force-rm orchestrator worker users rides; } >"$build_log" 2>&1 || rc=1
+      compose build --force-rm dockerproxy orchestrator worker users rides; } >"$build_log" 2>&1 || rc=1
     wait "$infra" || { rc=1; build_log=$infra_log; }
     if [ "$rc" -ne 0 ]; then
         tail -n 40 "$build_log" >&2
@@ -129,7 +132,13 @@ cmd_up() {
     # older than a day (recent ones are the compile cache; the toolchain is tagged).
     docker image prune -f --filter label=rideshare.role >/dev/null 2>&1 || true
     docker image prune -f --filter label=rideshare.stage=build --filter until=24h >/dev/null 2>&1 || true
-    log "images built ($((SECONDS - t0)) s); starting"
+    log "images built ($((SECONDS - t0)) s)"
+}
+
+cmd_up() {
+    local t0=$SECONDS
+    cmd_build
+    log "starting"
     deadline=$(( $(date +%s) + UP_TIMEOUT ))
     # Compose itself waits for the healthchecks its depends_on conditions name; but forever
     # when a container crash-loops (its health stays "starting"), hence the timeout.
@@ -187,6 +196,6 @@ cmd_ps() {
 }
 
 case "${1:-}" in
-up | down | clean | logs | ps) c=$1; shift; "cmd_$c" "$@" ;;
-*) echo "usage: $0 up|down|clean|logs|ps" >&2; exit 2 ;;
+up | down | build | clean | logs | ps) c=$1; shift; "cmd_$c" "$@" ;;
+*) echo "usage: $0 up|down|build|clean|logs|ps" >&2; exit 2 ;;
 esac

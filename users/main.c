@@ -1,8 +1,10 @@
-/* main.c - the users service: PORT (8001), ORCH_URL, DB_TIMEOUT_MS, LOG_LEVEL. */
+/* main.c - the users service: PORT (8001), ORCH_URL, DB_TIMEOUT_MS, ADMIN_TOKEN (or ADMIN_TOKEN_FILE,
+ * ADMIN_TOKEN_REQUIRED), COUNT_ZK_HOSTS, LOG_LEVEL. */
 #include <stdlib.h>
 
 #include "config.h"
 #include "log.h"
+#include "secret.h"
 #include "signals.h"
 #include "users.h"
 
@@ -13,17 +15,18 @@ int main(void)
     struct users_cfg cfg = {
         .orch_url = config_str("ORCH_URL", "http://127.0.0.1:8081"),
         .db_timeout_ms = config_long("DB_TIMEOUT_MS", 10000, 100, 600000),
+        .admin_token = secret_admin_token(),
     };
     int port = (int)config_long("PORT", 8001, 0, 65535);
 
-    users_svc *svc = users_svc_new(&cfg);
-    if (!svc || users_svc_start(svc, port) != 0) {
-        users_svc_free(svc);
+    service *svc = users_service_new(&cfg);
+    if (!svc || service_start(svc, port) != 0) {
+        service_free(svc);
         return 1;
     }
-    log_info("users: serving on port %d, orchestrator at %s", users_svc_port(svc), cfg.orch_url);
+    log_info("users: serving on port %d, orchestrator at %s", service_port(svc), cfg.orch_url);
     int sig = signals_wait();
     log_info("users: signal %d, stopping", sig);
-    users_svc_free(svc);
+    service_free(svc);
     return 0;
 }

@@ -4,6 +4,8 @@
 #ifndef RS_WORKER_HA_H
 #define RS_WORKER_HA_H
 
+#include <stdint.h>
+
 #include "worker.h"
 
 typedef struct ha ha;
@@ -15,9 +17,10 @@ ha *ha_new(const char *hosts, int session_ms, const char *id);
 /* Leaves the election (a master hands over at once) and closes the session. NULL is fine. */
 void ha_free(ha *h);
 
-/* Points w's should_promote / on_synced / should_abdicate at h: a slave stands for
- * master only while its copy is complete, and a master abdicates when the election says
- * it is no longer one. */
+/* Points w's seams at h: a slave stands for master while its copy is complete (or, as a
+ * seeder, when the fleet has had no master and no synced candidate for a session's time);
+ * a master begins its term in ZooKeeper, checks it before every acknowledgement, and
+ * abdicates when the election says it is no longer master. */
 void ha_wire(ha *h, struct worker_ctx *w);
 
 /* WORKER_ROLE=master: stands at once and waits up to wait_ms (plus two session timeouts,
@@ -25,7 +28,10 @@ void ha_wire(ha *h, struct worker_ctx *w);
  * elected (member node now says master), 0 when not (out of the election again, to
  * come back as a synced slave), negative on error. */
 int ha_claim(ha *h, long wait_ms);
-/* After SLAVE_PROMOTE: 0 when we still hold the election (member node now says master),
+/* The begin_term seam (worker.h), for main's own use after a claim or a seed: begins a term
+ * above floor and checks that we still hold the master node. 0 or -1. */
+int ha_begin_term(int64_t floor, int64_t *term, void *ud);
+/* After SLAVE_PROMOTE or SLAVE_SEED: 0 when we still hold the election (member node now says master),
  * -1 when the role was lost meanwhile. */
 int ha_promoted(ha *h);
 

@@ -10,6 +10,7 @@
 
 #include "jsonx.h"
 #include "log.h"
+#include "sbuf.h"
 #include "xalloc.h"
 
 enum col_type { COL_INT, COL_TEXT };
@@ -50,6 +51,10 @@ static const struct table_def tables[] = {
 
 static const char *const ops[] = {"=", "!=", "<", "<=", ">", ">="};
 
+/* Every dimension of a request is bounded by the table it names (docs/API.md
+ * "Limits"): a column at most once in columns, order, where, insert and set, so no
+ * request compiles to more terms than the table has columns, however large its body. */
+
 enum query_kind { Q_READ, Q_COUNT, Q_INSERT, Q_DELETE, Q_UPDATE };
 
 struct query {
@@ -59,31 +64,6 @@ struct query {
     const json_t **binds;
     size_t nbinds, capbinds;
 };
-
-/* A growing SQL text; the names appended come from the whitelist only. */
-struct sqlbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_add(struct sqlbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(struct sqlbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        b->cap = (b->len + (size_t)n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
 
 static int fail_invalid(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail_invalid(char *err, size_t errlen, const char *fmt, ...)
@@ -130,6 +110,17 @@ static int get_col(const struct table_def *t, const char *name, const struct col
     return QUERY_OK;
 }
 
+/* QUERY_EINVALID when c, a column of t, was already named in this list (seen: a bit per column). */
+static int check_once(const struct table_def *t, const struct col_def *c, unsigned *seen, const char *what,
+                      char *err, size_t errlen)
+{
+    unsigned bit = 1u << (unsigned)(c - t->cols);
+    if (*seen & bit)
+        return fail_invalid(err, errlen, "%s names column \"%s\" more than once", what, c->name);
+    *seen |= bit;
+    return QUERY_OK;
+}
+
 static int check_value(const struct col_def *c, const json_t *v, char *err, size_t errlen)
 {
     if (c->type == COL_INT && !json_is_integer(v))
@@ -157,13 +148,16 @@ static const char *find_op(const char *op)
 /* Appends " WHERE ..." for a where object (nothing when empty). Each key is a column whose
  * value is a value (equality) or an object of one or more {op: value}, all joined by AND. */
 static int compile_where(query *q, const struct table_def *t, const json_t *w, const char *what,
-                         struct sqlbuf *sb, char *err, size_t errlen)
+                         sbuf *sb, char *err, size_t errlen)
 {
     const char *name;
     json_t *v;
     int first = 1, rc;
     if (!json_is_object(w))
         return fail_invalid(err, errlen, "%s must be an object of column conditions", what);
+    if (json_object_size(w) > t->ncols)
+        return fail_invalid(err, errlen, "%s has more conditions than table %s has columns (%zu)", what, t->name,
+                            t->ncols);
     json_object_foreach((json_t *)w, name, v) {
         const struct col_def *c;
         if ((rc = get_col(t, name, &c, err, errlen)) < 0)
@@ -171,7 +165,7 @@ static int compile_where(query *q, const struct table_def *t, const json_t *w, c
         if (!json_is_object(v)) {
             if ((rc = check_value(c, v, err, errlen)) < 0)
                 return rc;
-            sb_add(sb, "%s\"%s\" = ?", first ? " WHERE " : " AND ", c->name);
+            sbuf_printf(sb, "%s\"%s\" = ?", first ? " WHERE " : " AND ", c->name);
             add_bind(q, v);
             first = 0;
             continue;
@@ -186,7 +180,7 @@ static int compile_where(query *q, const struct table_def *t, const json_t *w, c
                 return fail_invalid(err, errlen, "unknown operator \"%.16s\"; use one of = != < <= > >=", opname);
             if ((rc = check_value(c, ov, err, errlen)) < 0)
                 return rc;
-            sb_add(sb, "%s\"%s\" %s ?", first ? " WHERE " : " AND ", c->name, op);
+            sbuf_printf(sb, "%s\"%s\" %s ?", first ? " WHERE " : " AND ", c->name, op);
             add_bind(q, ov);
             first = 0;
         }
@@ -234,56 +228,77 @@ static int get_table(const json_t *req, const struct table_def **t, char *err, s
     return QUERY_OK;
 }
 
-static int compile_columns(const struct table_def *t, const json_t *cols, struct sqlbuf *sb, char *err,
-                           size_t errlen)
+/* A list of column names of t, each named once: "columns" or, when sort, "order", whose
+ * names may start with '-' (descending) and which follows " ORDER BY ". what names the
+ * list in refusals. */
+static int compile_names(const struct table_def *t, const json_t *list, const char *what, int sort, sbuf *sb,
+                         char *err, size_t errlen)
 {
     size_t i;
     json_t *v;
     int rc;
-    if (!cols) {
-        for (i = 0; i < t->ncols; i++)
-            sb_add(sb, "%s\"%s\"", i ? ", " : "", t->cols[i].name);
-        return QUERY_OK;
-    }
-    if (!json_is_array(cols) || json_array_size(cols) == 0)
-        return fail_invalid(err, errlen, "\"columns\" must be a non-empty array of column names");
-    json_array_foreach(cols, i, v) {
+    if (!json_is_array(list) || (!sort && json_array_size(list) == 0))
+        return fail_invalid(err, errlen, "%s must be %sarray of column names", what, sort ? "an " : "a non-empty ");
+    if (json_array_size(list) > t->ncols)
+        return fail_invalid(err, errlen, "%s names more columns than table %s has (%zu)", what, t->name, t->ncols);
+    unsigned seen = 0; /* a bit per column of t */
+    json_array_foreach(list, i, v) {
         const struct col_def *c;
         if (!json_is_string(v))
-            return fail_invalid(err, errlen, "\"columns\" must hold column names as strings");
-        if ((rc = get_col(t, json_string_value(v), &c, err, errlen)) < 0)
+            return fail_invalid(err, errlen, "%s must hold column names as strings", what);
+        const char *name = json_string_value(v);
+        int desc = sort && name[0] == '-';
+        if ((rc = get_col(t, name + desc, &c, err, errlen)) < 0 || (rc = check_once(t, c, &seen, what, err, errlen)) < 0)
             return rc;
-        sb_add(sb, "%s\"%s\"", i ? ", " : "", c->name);
+        sbuf_printf(sb, "%s\"%s\"%s", i ? ", " : sort ? " ORDER BY " : "", c->name, desc ? " DESC" : "");
     }
     return QUERY_OK;
 }
 
-static int compile_order(const struct table_def *t, const json_t *order, struct sqlbuf *sb, char *err,
-                         size_t errlen)
+/* The columns of a read: the ones named, or all of them. */
+static int compile_columns(const struct table_def *t, const json_t *cols, sbuf *sb, char *err, size_t errlen)
 {
-    size_t i;
-    json_t *v;
-    int rc;
-    if (!json_is_array(order))
-        return fail_invalid(err, errlen, "\"order\" must be an array of column names");
-    json_array_foreach(order, i, v) {
-        const struct col_def *c;
-        if (!json_is_string(v))
-            return fail_invalid(err, errlen, "\"order\" must hold column names as strings");
-        const char *name = json_string_value(v);
-        int desc = name[0] == '-';
-        if ((rc = get_col(t, name + desc, &c, err, errlen)) < 0)
-            return rc;
-        sb_add(sb, "%s\"%s\"%s", i ? ", " : " ORDER BY ", c->name, desc ? " DESC" : "");
+    if (cols)
+        return compile_names(t, cols, "\"columns\"", 0, sb, err, errlen);
+    for (size_t i = 0; i < t->ncols; i++)
+        sbuf_printf(sb, "%s\"%s\"", i ? ", " : "", t->cols[i].name);
+    return QUERY_OK;
+}
+
+/* Hands q, its SQL taken from sb, to *out when rc is QUERY_OK; otherwise frees both.
+ * Returns rc. */
+static int finish(query *q, sbuf *sb, int rc, query **out)
+{
+    if (rc < 0) {
+        sbuf_deinit(sb);
+        query_free(q);
+        return rc;
     }
+    q->sql = sbuf_take(sb, NULL);
+    *out = q;
+    return QUERY_OK;
+}
+
+/* The order and limit of a read that is not a count. */
+static int compile_order_limit(const struct table_def *t, const json_t *req, sbuf *sb, char *err, size_t errlen)
+{
+    int rc;
+    const json_t *order = json_object_get(req, "order");
+    if (order && (rc = compile_names(t, order, "\"order\"", 1, sb, err, errlen)) < 0)
+        return rc;
+    const json_t *limit = json_object_get(req, "limit");
+    if (!limit)
+        return QUERY_OK;
+    if (!json_is_integer(limit) || json_integer_value(limit) < 1 || json_integer_value(limit) > QUERY_MAX_LIMIT)
+        return fail_invalid(err, errlen, "\"limit\" must be an integer from 1 to %d", QUERY_MAX_LIMIT);
+    sbuf_printf(sb, " LIMIT %" JSON_INTEGER_FORMAT, json_integer_value(limit));
     return QUERY_OK;
 }
 
 int query_compile_read(const json_t *req, query **out, char *err, size_t errlen)
 {
     const struct table_def *t;
-    struct sqlbuf sb = {0};
-    query *q = NULL;
+    sbuf sb; /* the SQL text; the names appended come from the whitelist only */
     int rc;
     *out = NULL;
     if ((rc = get_table(req, &t, err, errlen)) < 0)
@@ -292,90 +307,76 @@ int query_compile_read(const json_t *req, query **out, char *err, size_t errlen)
     if (count && !json_is_boolean(count))
         return fail_invalid(err, errlen, "\"count\" must be true or false");
     int is_count = json_is_true(count);
-    q = query_alloc(req, is_count ? Q_COUNT : Q_READ);
+    query *q = query_alloc(req, is_count ? Q_COUNT : Q_READ);
+    sbuf_init(&sb);
 
     /* A count ignores columns, order and limit: it counts every matching row. */
     if (is_count) {
-        sb_add(&sb, "SELECT count(*) AS \"count\"");
+        sbuf_printf(&sb, "SELECT count(*) AS \"count\"");
     } else {
-        sb_add(&sb, "SELECT ");
+        sbuf_printf(&sb, "SELECT ");
         if ((rc = compile_columns(t, json_object_get(req, "columns"), &sb, err, errlen)) < 0)
-            goto fail;
+            return finish(q, &sb, rc, out);
     }
-    sb_add(&sb, " FROM \"%s\"", t->name);
+    sbuf_printf(&sb, " FROM \"%s\"", t->name);
     const json_t *w = json_object_get(req, "where");
     if (w && (rc = compile_where(q, t, w, "\"where\"", &sb, err, errlen)) < 0)
-        goto fail;
-    if (!is_count) {
-        const json_t *order = json_object_get(req, "order");
-        if (order && (rc = compile_order(t, order, &sb, err, errlen)) < 0)
-            goto fail;
-        const json_t *limit = json_object_get(req, "limit");
-        if (limit) {
-            if (!json_is_integer(limit) || json_integer_value(limit) < 1) {
-                rc = fail_invalid(err, errlen, "\"limit\" must be a positive integer");
-                goto fail;
-            }
-            sb_add(&sb, " LIMIT %" JSON_INTEGER_FORMAT, json_integer_value(limit));
-        }
-    }
-    q->sql = sb.p;
-    *out = q;
-    return QUERY_OK;
-fail:
-    free(sb.p);
-    query_free(q);
-    return rc;
+        return finish(q, &sb, rc, out);
+    if (!is_count)
+        rc = compile_order_limit(t, req, &sb, err, errlen);
+    return finish(q, &sb, rc, out);
 }
 
 /* The column/value pairs of an insert or an update's set: each column checked (known,
  * writable, value of its type), written with each_fmt (two %s: separator, column) and its
  * value bound in order. */
 static int add_values(query *q, const struct table_def *t, const json_t *values, const char *each_fmt,
-                      struct sqlbuf *sb, char *err, size_t errlen)
+                      sbuf *sb, char *err, size_t errlen)
 {
     const char *name;
     json_t *v;
     int rc;
     size_t i = 0;
+    if (json_object_size(values) > t->ncols)
+        return fail_invalid(err, errlen, "more values than table %s has columns (%zu)", t->name, t->ncols);
     json_object_foreach((json_t *)values, name, v) {
         const struct col_def *c;
         if ((rc = get_col(t, name, &c, err, errlen)) < 0 || (rc = check_writable(c, err, errlen)) < 0 ||
             (rc = check_value(c, v, err, errlen)) < 0)
             return rc;
-        sb_add(sb, each_fmt, i++ ? ", " : "", c->name);
+        sbuf_printf(sb, each_fmt, i++ ? ", " : "", c->name);
         add_bind(q, v);
     }
     return QUERY_OK;
 }
 
 /* INSERT INTO t (c, ...) VALUES (?, ...) */
-static int compile_insert(query *q, const struct table_def *t, const json_t *row, struct sqlbuf *sb, char *err,
+static int compile_insert(query *q, const struct table_def *t, const json_t *row, sbuf *sb, char *err,
                           size_t errlen)
 {
     int rc;
     if (!json_is_object(row) || json_object_size(row) == 0)
         return fail_invalid(err, errlen, "\"insert\" must be a non-empty object of column values");
-    sb_add(sb, "INSERT INTO \"%s\" (", t->name);
+    sbuf_printf(sb, "INSERT INTO \"%s\" (", t->name);
     if ((rc = add_values(q, t, row, "%s\"%s\"", sb, err, errlen)) < 0)
         return rc;
-    sb_add(sb, ") VALUES (");
+    sbuf_printf(sb, ") VALUES (");
     for (size_t i = 0; i < q->nbinds; i++)
-        sb_add(sb, "%s?", i ? ", " : "");
-    sb_add(sb, ")");
+        sbuf_printf(sb, "%s?", i ? ", " : "");
+    sbuf_printf(sb, ")");
     return QUERY_OK;
 }
 
 /* UPDATE t SET c = ?, ... WHERE ... */
 static int compile_update(query *q, const struct table_def *t, const json_t *w, const json_t *set,
-                          struct sqlbuf *sb, char *err, size_t errlen)
+                          sbuf *sb, char *err, size_t errlen)
 {
     int rc;
     if (!json_is_object(set) || json_object_size(set) == 0)
         return fail_invalid(err, errlen, "an update needs a non-empty \"set\" object of column values");
     if (!json_is_object(w) || json_object_size(w) == 0)
         return fail_invalid(err, errlen, "\"update\" must be a non-empty object of column conditions");
-    sb_add(sb, "UPDATE \"%s\" SET ", t->name);
+    sbuf_printf(sb, "UPDATE \"%s\" SET ", t->name);
     if ((rc = add_values(q, t, set, "%s\"%s\" = ?", sb, err, errlen)) < 0)
         return rc;
     return compile_where(q, t, w, "\"update\"", sb, err, errlen);
@@ -384,8 +385,8 @@ static int compile_update(query *q, const struct table_def *t, const json_t *w, 
 int query_compile_write(const json_t *req, query **out, char *err, size_t errlen)
 {
     const struct table_def *t;
-    struct sqlbuf sb = {0};
-    query *q = NULL;
+    sbuf sb; /* the SQL text; the names appended come from the whitelist only */
+    query *q;
     int rc;
     *out = NULL;
     if ((rc = get_table(req, &t, err, errlen)) < 0)
@@ -399,6 +400,7 @@ int query_compile_write(const json_t *req, query **out, char *err, size_t errlen
     if (set && !upd)
         return fail_invalid(err, errlen, "\"set\" is only allowed with \"update\"");
 
+    sbuf_init(&sb);
     if (ins) {
         q = query_alloc(req, Q_INSERT);
         rc = compile_insert(q, t, ins, &sb, err, errlen);
@@ -407,22 +409,14 @@ int query_compile_write(const json_t *req, query **out, char *err, size_t errlen
         if (!json_is_object(del) || json_object_size(del) == 0) {
             rc = fail_invalid(err, errlen, "\"delete\" must be a non-empty object of column conditions");
         } else {
-            sb_add(&sb, "DELETE FROM \"%s\"", t->name);
+            sbuf_printf(&sb, "DELETE FROM \"%s\"", t->name);
             rc = compile_where(q, t, del, "\"delete\"", &sb, err, errlen);
         }
     } else {
         q = query_alloc(req, Q_UPDATE);
         rc = compile_update(q, t, upd, set, &sb, err, errlen);
     }
-    if (rc < 0)
-        goto fail;
-    q->sql = sb.p;
-    *out = q;
-    return QUERY_OK;
-fail:
-    free(sb.p);
-    query_free(q);
-    return rc;
+    return finish(q, &sb, rc, out);
 }
 
 static int bind_all(query *q, sqlite3_stmt *st)
@@ -509,7 +503,7 @@ fail:
         snprintf(err, errlen, "the request violates a rule of the database: %s", sqlite3_errmsg(db));
         rc = QUERY_EINVALID;
     } else {
-        log_error("sqlite: \"%s\": %s", q->sql, sqlite3_errmsg(db));
+        log_error("sqlite: \"%.200s\": %s", q->sql, sqlite3_errmsg(db)); /* a few hundred bytes at most */
         snprintf(err, errlen, "the database failed to run the request");
         rc = QUERY_EFAIL;
     }

@@ -11,6 +11,9 @@
 
 typedef struct query query;
 
+/* The largest "limit" a read may ask for (docs/API.md "Limits"; docs/DESIGN.md). */
+#define QUERY_MAX_LIMIT 10000
+
 enum {
     QUERY_OK = 0,
     QUERY_EFAIL = -1,   /* the database failed: a 500-class error, logged here */

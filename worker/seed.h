@@ -6,8 +6,9 @@
 
 #include "store.h"
 
-/* Looks at every *.db in own_path's directory but own_path itself; when one holds a
- * higher applied sequence than own, copies it whole into own (snapshot out, snapshot in).
+/* Looks at every *.db in own_path's directory but own_path itself; when one is newer than
+ * own (a higher term, or the same term and a higher applied sequence), copies it whole
+ * into own.
  * 1 when own was replaced, 0 when it already was the freshest, negative on error. */
 int seed_from_freshest(store *own, const char *own_path);
 

@@ -8,8 +8,11 @@
 
 enum {
     SLAVE_STOPPED = 0, /* *w->stop was set */
-    SLAVE_PROMOTE = 1, /* w->should_promote() said so: the sync queue is drained and deleted;
-                          run master_run() on the same store next */
+    SLAVE_PROMOTE = 1, /* w->should_promote() said so: the sync queue is drained up to our
+                          marker and deleted, our term begun and stored; run master_run() on
+                          the same store next */
+    SLAVE_SEED = 2,    /* elected without a complete copy (a seeder, see ha.h): seed the store
+                          from the freshest copy, begin a term, then run master_run() */
 };
 
 /* Runs until stopped or promoted, reconnecting (and resyncing) as needed. Negative when

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xalloc.h"
@@ -12,9 +13,11 @@
  * statement prepared; the least recently used one is finalized when it is full. */
 #define STORE_CACHE_SIZE 32
 #define STORE_BUSY_MS 5000
-/* A redelivered write comes back within seconds; ten thousand answers is ample. */
-#define STORE_LOG_KEEP 10000
-#define STORE_LOG_PRUNE_EVERY 256
+/* Answers are kept for redeliveries and for Idempotency-Key retries: at least the newest
+ * STORE_LOG_KEEP writes and everything younger than STORE_LOG_KEEP_S (docs/API.md). */
+#define STORE_LOG_KEEP 100000
+#define STORE_LOG_KEEP_S 86400
+#define STORE_LOG_PRUNE_EVERY 1024
 
 struct cached_stmt {
     char *sql;
@@ -50,8 +53,9 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS ride_users_username ON ride_users(username);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('applied_seq', 0);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('term', 0);"
     "CREATE TABLE IF NOT EXISTS write_log("
-    " id TEXT PRIMARY KEY, seq INTEGER NOT NULL, response TEXT NOT NULL) STRICT;"
+    " id TEXT PRIMARY KEY, seq INTEGER NOT NULL, response TEXT NOT NULL, at INTEGER NOT NULL DEFAULT 0) STRICT;"
     "CREATE INDEX IF NOT EXISTS write_log_seq ON write_log(seq);";
 
 /* Runs SQL text without results; logs SQLite's message. */
@@ -64,6 +68,18 @@ static int exec_sql(sqlite3 *db, const char *sql, const char *what)
         return -1;
     }
     return 0;
+}
+
+/* Databases made before write_log had its time column get it (an existing file keeps its
+ * table as it was created). */
+static int migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT at FROM write_log LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    return exec_sql(db, "ALTER TABLE write_log ADD COLUMN at INTEGER NOT NULL DEFAULT 0", "migrating write_log");
 }
 
 static void cache_flush(store *s)
@@ -95,7 +111,7 @@ store *store_new(const char *path)
         exec_sql(s->db, "ROLLBACK;", "schema rollback");
         goto fail;
     }
-    if (exec_sql(s->db, "COMMIT;", "schema") < 0)
+    if (exec_sql(s->db, "COMMIT;", "schema") < 0 || migrate(s->db) < 0)
         goto fail;
     return s;
 fail:
@@ -134,7 +150,7 @@ sqlite3_stmt *store_prepare(store *s, const char *sql)
     }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        log_error("sqlite: prepare \"%s\": %s", sql, sqlite3_errmsg(s->db));
+        log_error("sqlite: prepare \"%.200s\": %s", sql, sqlite3_errmsg(s->db)); /* the start is enough */
         return NULL;
     }
     struct cached_stmt *c = &s->cache[victim];
@@ -190,29 +206,50 @@ static int step_done(store *s, sqlite3_stmt *st, const char *what)
     return 0;
 }
 
-int store_applied_seq(store *s, int64_t *seq)
+/* One meta row by key. */
+static int meta_get(store *s, const char *key, int64_t *value)
 {
-    sqlite3_stmt *st = store_prepare(s, "SELECT value FROM meta WHERE key = 'applied_seq'");
+    sqlite3_stmt *st = store_prepare(s, "SELECT value FROM meta WHERE key = ?");
     if (!st)
         return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        log_error("sqlite: reading applied_seq: %s", rc == SQLITE_DONE ? "no row" : sqlite3_errmsg(s->db));
-        store_done(st);
-        return -1;
-    }
-    *seq = sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(st, 0);
+    else
+        log_error("sqlite: reading %s: %s", key, rc == SQLITE_DONE ? "no row" : sqlite3_errmsg(s->db));
     store_done(st);
-    return 0;
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int meta_set(store *s, const char *key, int64_t value)
+{
+    sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    return step_done(s, st, "setting meta");
+}
+
+int store_applied_seq(store *s, int64_t *seq)
+{
+    return meta_get(s, "applied_seq", seq);
 }
 
 int store_set_applied_seq(store *s, int64_t seq)
 {
-    sqlite3_stmt *st = store_prepare(s, "UPDATE meta SET value = ? WHERE key = 'applied_seq'");
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, seq);
-    return step_done(s, st, "setting applied_seq");
+    return meta_set(s, "applied_seq", seq);
+}
+
+int store_term(store *s, int64_t *term)
+{
+    return meta_get(s, "term", term);
+}
+
+int store_set_term(store *s, int64_t term)
+{
+    return meta_set(s, "term", term);
 }
 
 int store_clear(store *s, int64_t *changes)
@@ -265,63 +302,54 @@ int store_log_get(store *s, const char *id, int64_t *seq, char **response)
     return found;
 }
 
-int store_log_put(store *s, const char *id, int64_t seq, const char *response)
+int store_log_put(store *s, const char *id, int64_t seq, const char *response, int64_t at)
 {
-    sqlite3_stmt *st = store_prepare(s, "INSERT OR REPLACE INTO write_log(id, seq, response) VALUES (?, ?, ?)");
+    sqlite3_stmt *st =
+        store_prepare(s, "INSERT OR REPLACE INTO write_log(id, seq, response, at) VALUES (?, ?, ?, ?)");
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, seq);
     sqlite3_bind_text(st, 3, response, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, at);
     if (step_done(s, st, "writing write_log") < 0)
         return -1;
     /* Pruning in batches keeps the cost off most writes. */
     if (seq % STORE_LOG_PRUNE_EVERY == 0 && seq > STORE_LOG_KEEP)
-        return store_log_prune(s, seq - STORE_LOG_KEEP);
+        return store_log_prune(s, seq - STORE_LOG_KEEP, at - STORE_LOG_KEEP_S);
     return 0;
 }
 
-int store_log_prune(store *s, int64_t below)
+int store_log_prune(store *s, int64_t below, int64_t before)
 {
-    sqlite3_stmt *st = store_prepare(s, "DELETE FROM write_log WHERE seq <= ?");
+    sqlite3_stmt *st = store_prepare(s, "DELETE FROM write_log WHERE seq <= ? AND at < ?");
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, below);
+    sqlite3_bind_int64(st, 2, before);
     return step_done(s, st, "pruning write_log");
 }
 
-/* Bytes 18 and 19 of the header say WAL (2) or rollback journal (1). A snapshot must be a
- * plain file: an in-memory database cannot open a WAL-mode image. The backup into our own
- * WAL file sets them back to 2. */
-static void header_to_rollback(unsigned char *buf, size_t len)
+int store_snapshot_file(store *s, const char *path, int64_t *seq, int64_t *term)
 {
-    if (len >= 100) {
-        buf[18] = 1;
-        buf[19] = 1;
-    }
-}
-
-int store_snapshot_out(store *s, unsigned char **buf, size_t *len, int64_t *seq)
-{
-    /* One read transaction, so the bytes and the sequence agree. */
-    if (store_begin(s) < 0)
+    if (s->depth) {
+        log_error("sqlite: a snapshot inside a transaction");
         return -1;
-    if (store_applied_seq(s, seq) < 0)
-        goto fail;
-    sqlite3_int64 size = 0;
-    unsigned char *p = sqlite3_serialize(s->db, "main", &size, 0);
-    if (!p) {
-        log_error("sqlite: serialize: %s", sqlite3_errmsg(s->db));
-        goto fail;
     }
-    store_commit(s);
-    header_to_rollback(p, (size_t)size);
-    *buf = p;
-    *len = (size_t)size;
-    return 0;
-fail:
-    store_rollback(s);
-    return -1;
+    unlink(path);
+    /* VACUUM INTO copies one read transaction: the copy's own meta rows say what it holds. */
+    char *sql = sqlite3_mprintf("VACUUM INTO %Q", path);
+    int rc = exec_sql(s->db, sql, "snapshot");
+    sqlite3_free(sql);
+    if (rc < 0)
+        return -1;
+    store *copy = store_open_image(path);
+    if (!copy || store_applied_seq(copy, seq) < 0 || store_term(copy, term) < 0)
+        rc = -1;
+    store_free(copy);
+    if (rc < 0)
+        unlink(path);
+    return rc;
 }
 
 /* 0 when the opened image has our five tables and is intact. */
@@ -354,56 +382,45 @@ static int snapshot_check(sqlite3 *img)
     return ok;
 }
 
-int store_snapshot_in(store *s, const void *buf, size_t len, int64_t seq)
+store *store_open_image(const char *path)
 {
-    sqlite3 *img = NULL;
-    sqlite3_backup *bk = NULL;
+    store *s = xcalloc(1, sizeof *s);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        log_error("sqlite: cannot open the image %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_free(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+    if (snapshot_check(s->db) < 0) {
+        store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int store_install(store *s, const char *path)
+{
     if (s->depth) {
-        log_error("sqlite: snapshot_in inside a transaction");
+        log_error("sqlite: installing a copy inside a transaction");
         return -1;
     }
-    if (sqlite3_open_v2(":memory:", &img, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        log_error("sqlite: opening a memory database failed");
-        goto fail;
-    }
-    /* deserialize takes ownership of an sqlite3_malloc'd copy (FREEONCLOSE). */
-    unsigned char *copy = sqlite3_malloc64(len ? len : 1);
-    if (!copy) {
-        log_error("sqlite: out of memory for a %zu-byte snapshot", len);
-        goto fail;
-    }
-    memcpy(copy, buf, len);
-    header_to_rollback(copy, len);
-    if (sqlite3_deserialize(img, "main", copy, (sqlite3_int64)len, (sqlite3_int64)len,
-                            SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) != SQLITE_OK) {
-        log_error("sqlite: deserialize: %s", sqlite3_errmsg(img));
-        goto fail;
-    }
-    if (snapshot_check(img) < 0)
-        goto fail;
-    /* The header's seq is the authority; written into the image so that the copy and its
-     * sequence land in our file together. */
-    char *sql = sqlite3_mprintf("UPDATE meta SET value = %lld WHERE key = 'applied_seq'", (long long)seq);
-    int rc = exec_sql(img, sql, "snapshot seq");
-    sqlite3_free(sql);
-    if (rc < 0)
-        goto fail;
+    store *img = store_open_image(path);
+    if (!img)
+        return -1;
     /* Cached statements refer to the old schema; the backup replaces it. */
     cache_flush(s);
-    bk = sqlite3_backup_init(s->db, "main", img, "main");
+    int rc = -1;
+    sqlite3_backup *bk = sqlite3_backup_init(s->db, "main", img->db, "main");
     if (!bk) {
         log_error("sqlite: backup_init: %s", sqlite3_errmsg(s->db));
-        goto fail;
+    } else {
+        int st = sqlite3_backup_step(bk, -1);
+        sqlite3_backup_finish(bk);
+        if (st == SQLITE_DONE)
+            rc = migrate(s->db);
+        else
+            log_error("sqlite: installing %s: %s", path, sqlite3_errstr(st));
     }
-    rc = sqlite3_backup_step(bk, -1);
-    sqlite3_backup_finish(bk);
-    if (rc != SQLITE_DONE) {
-        log_error("sqlite: installing snapshot: %s", sqlite3_errstr(rc));
-        goto fail;
-    }
-    sqlite3_close(img);
-    return 0;
-fail:
-    sqlite3_close(img);
-    return -1;
+    store_free(img);
+    return rc;
 }

@@ -1,7 +1,7 @@
 /* store.h - the worker's SQLite database: schema, cached statements, transactions,
  * the applied write sequence, the write log, clear, and whole-database snapshots.
  *
- * Named "store" rather than "db" because common/db_client.h already owns the db_
+ * Named "store" rather than "db" because common/fleet/db_client.h already owns the db_
  * prefix (db_clear, db_read, DB_OK, ...) in libcommon.a. */
 #ifndef RS_WORKER_STORE_H
 #define RS_WORKER_STORE_H
@@ -38,26 +38,34 @@ void store_rollback(store *s);
 int store_applied_seq(store *s, int64_t *seq);
 /* Sets meta.applied_seq; call inside the transaction that applies the write. */
 int store_set_applied_seq(store *s, int64_t seq);
+/* meta.term: the master term (common/fleet/term.h) this copy follows; 0 when it never followed
+ * one. Together with applied_seq it orders copies: a higher term, then a higher seq. */
+int store_term(store *s, int64_t *term);
+int store_set_term(store *s, int64_t term);
 
 /* Empties users, rides, ride_users and their sqlite_sequence rows, so ids restart at 1.
  * Runs in its own (nested) transaction; *changes (may be NULL) gets the rows deleted. */
 int store_clear(store *s, int64_t *changes);
 
-/* write_log: the answer already given for a write request id. 1 and *response (the
- * caller frees it) when found, 0 when not, negative on error. */
+/* write_log: the answer already given for a write request id (a correlation id, or
+ * "k:" and an Idempotency-Key). 1 and *response (the caller frees it) when found, 0 when
+ * not, negative on error. */
 int store_log_get(store *s, const char *id, int64_t *seq, char **response);
-/* Records (or replaces) the answer for id; call inside the write's transaction. Keeps
- * about the newest 10000 entries by seq, pruning now and then. */
-int store_log_put(store *s, const char *id, int64_t seq, const char *response);
-/* Keeps only the entries with seq > below. */
-int store_log_prune(store *s, int64_t below);
+/* Records (or replaces) the answer for id, given at unix time at (the master's clock);
+ * call inside the write's transaction. Keeps at least the newest 100,000 entries and
+ * every entry younger than 24 hours, pruning now and then. */
+int store_log_put(store *s, const char *id, int64_t seq, const char *response, int64_t at);
+/* Drops the entries with seq <= below that are also older than before. */
+int store_log_prune(store *s, int64_t below, int64_t before);
 
-/* The whole database as bytes of a plain SQLite file, with the sequence it holds.
- * *buf is allocated with sqlite3_malloc; the caller frees it with sqlite3_free(). */
-int store_snapshot_out(store *s, unsigned char **buf, size_t *len, int64_t *seq);
-/* Replaces the whole database with a snapshot from store_snapshot_out(); applied_seq
- * becomes seq. The bytes are validated (a SQLite file with our tables) before anything
- * is replaced; on failure the database is unchanged. */
-int store_snapshot_in(store *s, const void *buf, size_t len, int64_t seq);
+/* Writes a consistent copy of the whole database to path (replaced if present), and the
+ * sequence and term that copy holds. Not inside a transaction. On failure no file is left. */
+int store_snapshot_file(store *s, const char *path, int64_t *seq, int64_t *term);
+/* A database file of ours opened as it is (no schema is created): a snapshot received or
+ * another worker's file. NULL when it is not one of ours or fails its integrity check. */
+store *store_open_image(const char *path);
+/* Replaces the whole database with the one at path (checked first: on failure the
+ * database is unchanged); its applied_seq and term come with it. Not inside a transaction. */
+int store_install(store *s, const char *path);
 
 #endif

@@ -1,7 +1,10 @@
-"""make bench: brings up a fleet on loopback, drives it with wrk, prints one table.
+"""make bench: brings up a fleet on loopback, drives it with wrk, prints the tables.
 
 Scenarios: db/read and db/write at the orchestrator, and through nginx the rides list and
 user creation. Each runs for BENCH_SECONDS (default 10) with BENCH_CONNECTIONS (default 32).
+Then the product read (a) and db/read (c) at a constant rate with hey, at half and at 90 %
+of the peak just measured (latency under a steady load), and every process's RSS, idle and
+at the end of its load.
 """
 import json
 import os
@@ -12,8 +15,10 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
 
 from fleet import Fleet, Rabbit, db  # noqa: E402
+from procs import descendants  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -84,6 +89,38 @@ def wrk(url, script):
     return rps, p50, p99, int(non2xx.group(1)) if non2xx else 0
 
 
+def hey_rate(url, rate, method="GET", body=None):
+    """Latency at a constant total rate (hey -q is per worker): (achieved req/s, p50, p99)."""
+    conns = max(4, min(64, int(rate // 100)))
+    argv = ["hey", "-z", f"{SECONDS}s", "-c", str(conns), "-q", f"{rate / conns:.2f}", "-m", method,
+            "-T", "application/json"]
+    if body is not None:
+        argv += ["-d", body]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = float(re.search(r"50%+ in ([\d.]+) secs", out).group(1)) * 1000
+    p99 = float(re.search(r"99%+ in ([\d.]+) secs", out).group(1)) * 1000
+    return rps, p50, p99
+
+
+def rss_kib(pid):
+    """The resident set of pid and its descendants (nginx workers, RabbitMQ's beam), KiB."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        except (OSError, AttributeError):
+            pass
+    return total
+
+
+def fleet_procs(f):
+    procs = {"orchestrator": f.orch.pid, "users": f.users.pid, "rides": f.rides.pid, "nginx": f.nginx.pid}
+    procs.update({f"worker {name}": p.pid for name, p in f.workers.items()})
+    return procs
+
+
 def seed(f):
     assert db(f, "clear", None).status_code == 200
     lb = f.lb_url
@@ -99,19 +136,31 @@ READ_BODY = {"table": "rides", "columns": ["id", "created_by", "timestamp"],
              "where": {"source": 3, "destination": 7}, "order": ["timestamp", "id"]}
 
 
-def measure_fleet(rabbit, slaves, rows):
-    """(a)-(d) against a full fleet with `slaves` slaves."""
+def steady(rows, steady_rows, name, slaves, url, method="GET", body=None):
+    """The peak of `name` (already in rows) at 50 % and 90 % with a constant-rate generator."""
+    peak = next(r[2][0] for r in rows if r[0] == name and r[1] == slaves)
+    for share in (0.5, 0.9):
+        steady_rows.append((name, slaves, share, peak * share, hey_rate(url, peak * share, method, body)))
+
+
+def measure_fleet(rabbit, slaves, rows, steady_rows, memory):
+    """(a)-(d) against a full fleet with `slaves` slaves, then (a) and (c) at steady rates."""
     f = Fleet(os.path.join(WORK, f"fleet-{slaves}"), rabbit)
     try:
         f.start_dbaas(slaves=slaves)
         f.start_services()
         seed(f)
-        rows.append(("(a) GET /api/v1/rides?source&destination, nginx", slaves,
-                     wrk(f.lb_url + "/api/v1/rides?source=3&destination=7", lua_get())))
+        idle = {name: rss_kib(pid) for name, pid in fleet_procs(f).items()}
+        a, c = "(a) GET /api/v1/rides?source&destination, nginx", "(c) POST db/read, orchestrator"
+        rides_url = f.lb_url + "/api/v1/rides?source=3&destination=7"
+        rows.append((a, slaves, wrk(rides_url, lua_get())))
         rows.append(("(b) PUT /api/v1/users, nginx", slaves, wrk(f.lb_url + "/api/v1/users", lua_put_users())))
-        rows.append(("(c) POST db/read, orchestrator", slaves,
-                     wrk(f.orch_url + "/api/v1/db/read", lua_post("/api/v1/db/read", READ_BODY))))
+        rows.append((c, slaves, wrk(f.orch_url + "/api/v1/db/read", lua_post("/api/v1/db/read", READ_BODY))))
         rows.append(("(d) POST db/write, orchestrator", slaves, wrk(f.orch_url + "/api/v1/db/write", lua_write())))
+        steady(rows, steady_rows, a, slaves, rides_url)
+        steady(rows, steady_rows, c, slaves, f.orch_url + "/api/v1/db/read", "POST", json.dumps(READ_BODY))
+        loaded = {name: rss_kib(pid) for name, pid in fleet_procs(f).items()}
+        memory.append((slaves, idle, loaded, rss_kib(rabbit.proc.pid)))
     finally:
         f.stop()
 
@@ -135,11 +184,11 @@ def main():
     WORK = tempfile.mkdtemp(prefix="rideshare-bench-")
     rabbit = Rabbit(WORK)
     rabbit.start()
-    rows = []
+    rows, steady_rows, memory = [], [], []
     try:
         for slaves in (1, 3):
             measure_limit(rabbit, slaves, rows)
-            measure_fleet(rabbit, slaves, rows)
+            measure_fleet(rabbit, slaves, rows, steady_rows, memory)
     finally:
         rabbit.stop()
     limit = {n: r[0] for name, n, r in rows if name.startswith("(e)")}
@@ -149,6 +198,18 @@ def main():
     print(f"|{'-' * 52}|--------|{'-' * 9}|{'-' * 9}|{'-' * 9}|---------|--------|")
     for name, n, (rps, p50, p99, bad) in sorted(rows, key=lambda r: (r[0][:3], r[1])):
         print(f"| {name:<50} | {n:>6} | {rps:>7.0f} | {p50:>7.2f} | {p99:>7.2f} | {bad:>7} | {rps / limit[n]:>5.0%} |")
+    print(f"\nsteady load (hey, constant rate, {SECONDS}s per row): the rate is a share of the peak above\n")
+    print(f"| {'scenario':<50} | slaves | share | target | req/s | p50 ms | p99 ms |")
+    print(f"|{'-' * 52}|--------|-------|--------|-------|--------|--------|")
+    for name, n, share, target, (rps, p50, p99) in steady_rows:
+        print(f"| {name:<50} | {n:>6} | {share:>5.0%} | {target:>6.0f} | {rps:>5.0f} | {p50:>6.2f} | {p99:>6.2f} |")
+    print("\nresident memory (MiB), idle after start and at the end of the load above\n")
+    print("| process | slaves | idle | loaded |")
+    print("|---|---|---|---|")
+    for n, idle, loaded, rabbit_kib in memory:
+        for name in idle:
+            print(f"| {name} | {n} | {idle[name] / 1024:.1f} | {loaded[name] / 1024:.1f} |")
+        print(f"| RabbitMQ (whole node) | {n} | - | {rabbit_kib / 1024:.1f} |")
 
 
 if __name__ == "__main__":

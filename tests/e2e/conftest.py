@@ -9,6 +9,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 
+from e2e import send_token_everywhere  # noqa: E402  (after the path)
+
+# tests/e2e/run.sh brings the fleet up with ADMIN_TOKEN: the suite is an admin client.
+ADMIN_TOKEN = os.environ.get("ADMIN_TOKEN", "")
+send_token_everywhere(ADMIN_TOKEN)
+
+
 class ComposedFleet:
     def __init__(self):
         self.lb_url = f"http://127.0.0.1:{os.environ.get('LB_HOST_PORT', '8080')}"

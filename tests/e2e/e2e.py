@@ -8,6 +8,25 @@ import requests
 PW = "d" * 40
 
 
+def send_token_everywhere(token):
+    """Makes this process an admin client: every request carries `Authorization: Bearer
+    <token>` (public routes ignore it) unless it names the header itself; a test that
+    wants none passes headers={"Authorization": None}, which requests then leaves out.
+    Idempotent: a second wrapper sees the header the first one set."""
+    if not token:
+        return
+    inner = requests.Session.request
+
+    def with_token(self, method, url, **kw):
+        headers = dict(kw.get("headers") or {})
+        if not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = "Bearer " + token
+        kw["headers"] = headers
+        return inner(self, method, url, **kw)
+
+    requests.Session.request = with_token
+
+
 def workers(f):
     r = requests.get(f.orch_url + "/api/v1/worker/list", timeout=10)
     assert r.status_code == 200, r.text
@@ -47,6 +66,15 @@ def fleet_settled(f, slaves, timeout=60):
         except (KeyError, requests.RequestException):
             return False
     wait_for(ok, timeout, f"1 master + {slaves} slaves")
+    # Registered is not yet taking writes (the master counts as one from its election, and
+    # says "serving" only once it consumes writeQ). A write the master refuses (400, a table
+    # that does not exist) proves the whole path answers, and changes nothing.
+    def master_answers():
+        try:
+            return db(f, "write", {"table": "no_such_table", "insert": {"x": 1}}, timeout=6).status_code == 400
+        except requests.RequestException:
+            return False
+    wait_for(master_answers, timeout, "the master answering writes")
     return workers(f)
 
 

@@ -1,4 +1,4 @@
-/* fuzz_validate.c - the users service's username and SHA-1 checks (users/validate.c),
+/* fuzz_validate.c - the users service's username and SHA-1 checks (common/validate.c),
  * on raw bytes and on what jansson yields (valid UTF-8 only), each checked against the
  * rules of validate.h written out independently. */
 #include <jansson.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../users/validate.h"
+#include "validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@ JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-clang}
 OUT=${FUZZ_OUT:-build/fuzz}
 WARN="-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes -Wno-format-nonliteral"
-CFLAGS="-std=c11 -D_GNU_SOURCE $WARN -Icommon -g -O1 -fno-omit-frame-pointer \
+CFLAGS="-std=c11 -D_GNU_SOURCE $WARN -Icommon -Icommon/fleet -g -O1 -fno-omit-frame-pointer \
 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 
 # The module sources and libraries each target needs; common/ comes from a clang-built
@@ -27,7 +27,7 @@ declare -A SRCS=(
     [query]="worker/query.c worker/store.c"
     [timestamp]="rides/timestamp.c"
     [areas]="rides/areas.c"
-    [validate]="users/validate.c"
+    [validate]="" # common/fleet/validate.c, in libcommon.a
     [http]="" # fuzz_http.c #includes common/http_server.c
 )
 declare -A LIBS=(
@@ -64,10 +64,11 @@ build() { # $1 = target name
     $CC $CFLAGS -o "$OUT/fuzz_$t" "${objs[@]}" "$OUT/libcommon.a" $libs -lpthread -lm
 }
 
-# build/fuzz/libcommon.a from common/*.c, except http_server.c (fuzz_http.c includes it).
+# build/fuzz/libcommon.a from common/*.c and common/fleet/*.c, except http_server.c
+# (fuzz_http.c includes it).
 build_common() {
     local src objs=()
-    for src in common/*.c; do
+    for src in common/*.c common/fleet/*.c; do
         [ "$src" = common/http_server.c ] && continue
         compile "$src" || return 1
         objs+=("$OUT/obj/${src%.c}.o")

@@ -5,6 +5,7 @@ directory, so a test run never collides with another broker, ZooKeeper or fleet.
 """
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -29,10 +30,44 @@ WRAP = shlex.split(os.environ.get("RS_WRAP", ""))
 SLOW = float(os.environ.get("RS_TIMEOUT_SCALE", "10" if WRAP else "1"))
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_EPHEMERAL = _ephemeral_range()
+_GIVEN = set()
+
+
+def _bindable(port):
+    for addr in ("127.0.0.1", "0.0.0.0"):
+        with socket.socket() as s:
+            try:
+                s.bind((addr, port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a server to listen on, chosen below the kernel's ephemeral range: a port
+    the kernel hands out (bind to 0) may be taken by any outgoing connection between now
+    and the server's bind, and a service that cannot bind exits (seen in CI: a users
+    service or a ZooKeeper that never came up). Never the same port twice in one run."""
+    rng = random.SystemRandom()
+    lo, hi = 10000, min(_EPHEMERAL[0], 65536) - 1
+    if hi - lo < 1000:  # an unusual ephemeral range: fall back to the kernel's choice
+        lo, hi = _EPHEMERAL[1] + 1, 65535
+    for _ in range(1000):
+        port = rng.randint(lo, hi)
+        if port not in _GIVEN and _bindable(port):
+            _GIVEN.add(port)
+            return port
+    raise RuntimeError("no free port")
 
 
 def wait_port(port, timeout=30.0, proc=None):
@@ -116,6 +151,29 @@ class Rabbit:
         wait_port(self.port, 60, self.proc.popen)
         subprocess.run([RABBITMQCTL, "-n", self.node, "await_startup"], env=self.env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def kill(self):
+        """SIGKILL: no goodbye, its clients see a dead socket."""
+        self.proc.kill(signal.SIGKILL)
+        self.proc.popen.wait(10)
+        self.proc._log.close()
+
+    def restart(self, timeout=60):
+        """Starts it again after kill(), on the same port and data directory. The log says
+        when it is up: rabbitmqctl cannot always reach a node restarted this fast."""
+        done = "Starting broker... completed"
+        with open(self.proc.log_path, "rb") as fh:
+            before = fh.read().count(done.encode())
+        self.proc = Proc("rabbitmq", [RABBIT_SERVER], self.env, self.dir)
+        wait_port(self.port, timeout, self.proc.popen)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.proc.alive():
+                raise RuntimeError(f"rabbitmq exited on restart; see {self.proc.log_path}")
+            if open(self.proc.log_path, "rb").read().count(done.encode()) > before:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("rabbitmq did not restart")
 
     def add_vhost(self, name):
         for args in (["add_vhost", name], ["set_permissions", "-p", name, "guest", ".*", ".*", ".*"]):
@@ -323,7 +381,8 @@ class Fleet:
         with open(os.path.join(ROOT, "docker", "lb", "nginx.conf.template")) as f:
             conf = string.Template(f.read()).safe_substitute(
                 LB_PORT=port, LB_RUN_DIR=run,
-                USERS_UPSTREAM=self.users_url.split("//")[1], RIDES_UPSTREAM=self.rides_url.split("//")[1])
+                USERS_UPSTREAM=self.users_url.split("//")[1], RIDES_UPSTREAM=self.rides_url.split("//")[1],
+                ORCH_UPSTREAM=self.orch_url.split("//")[1], DASHBOARD_CRASH="")
         path = os.path.join(run, "nginx.conf")
         with open(path, "w") as f:
             f.write(conf)
@@ -353,3 +412,15 @@ def db(fleet, op, body, timeout=10):
     """POSTs a db request at the orchestrator; returns the response."""
     return requests.post(f"{fleet.orch_url}/api/v1/db/{op}", data=json.dumps(body) if body is not None else None,
                          timeout=timeout)
+
+
+def usernames(fleet, timeout=15):
+    """Every username a db/read returns now."""
+    r = db(fleet, "read", {"table": "users", "columns": ["username"]}, timeout=timeout)
+    assert r.status_code == 200, r.text
+    return {row["username"] for row in r.json()}
+
+
+def wait_whole(fleet, slaves=1, timeout=30):
+    """Waits until the fleet is 1 master + slaves synced slaves (Fleet.is_whole)."""
+    wait_until(lambda: fleet.is_whole(slaves), timeout, 0.2, what=f"1 master + {slaves} slaves serving")

@@ -1,4 +1,4 @@
-"""Black-box tests of fault tolerance and scaling (../shared/API.md "Fault tolerance and
+"""Black-box tests of fault tolerance and scaling (docs/API.md "Fault tolerance and
 scaling"): the orchestrator runs its own workers as child processes (SPAWNER=process)
 under a private ZooKeeper, and we crash, kill, load and restart them.
 
@@ -14,23 +14,13 @@ import time
 import pytest
 import requests
 
-from fleet import db, wait_until
+from fleet import db, usernames, wait_until, wait_whole
 
 PASSWORD = "a" * 40
 
 
 def insert_user(fleet, name, timeout=10):
     return db(fleet, "write", {"table": "users", "insert": {"username": name, "password": PASSWORD}}, timeout=timeout)
-
-
-def usernames(fleet):
-    r = db(fleet, "read", {"table": "users", "columns": ["username"]}, timeout=15)
-    assert r.status_code == 200, r.text
-    return {row["username"] for row in r.json()}
-
-
-def wait_whole(fleet, slaves=1, timeout=30):
-    wait_until(lambda: fleet.is_whole(slaves), timeout, 0.2, what=f"1 master + {slaves} slaves serving")
 
 
 def wait_writable(fleet, timeout=30):

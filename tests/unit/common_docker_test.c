@@ -40,12 +40,12 @@ static int group_teardown(void **state)
 {
     (void)state;
     const char *labels[] = {run_label, NULL};
-    struct docker_container *list;
+    struct docker_object *list;
     size_t n;
     if (d && docker_list(d, labels, &list, &n) == DOCKER_OK) {
         for (size_t i = 0; i < n; i++)
             docker_remove(d, list[i].id);
-        docker_list_free(list, n);
+        docker_objects_free(list, n);
     }
     docker_free(d);
     return 0;
@@ -89,7 +89,7 @@ static void test_lifecycle(void **state)
            stat(proc, &sb) == 0 ? "visible here" : "not visible from this pid namespace");
 
     const char *filter[] = {"rideshare.role=worker-test", run_label, NULL};
-    struct docker_container *list;
+    struct docker_object *list;
     size_t n;
     assert_int_equal(docker_list(d, filter, &list, &n), DOCKER_OK);
     assert_int_equal(n, 1);
@@ -97,12 +97,12 @@ static void test_lifecycle(void **state)
     assert_string_equal(list[0].name, name);
     assert_string_equal(list[0].state, "running");
     assert_string_equal(json_string_value(json_object_get(list[0].labels, "rideshare.worker-id")), "abc");
-    docker_list_free(list, n);
+    docker_objects_free(list, n);
 
     const char *nobody[] = {"rideshare.role=nobody-has-this", NULL};
     assert_int_equal(docker_list(d, nobody, &list, &n), DOCKER_OK);
     assert_int_equal(n, 0);
-    docker_list_free(list, n);
+    docker_objects_free(list, n);
 
     assert_int_equal(docker_kill(d, id, SIGKILL), DOCKER_OK);
     for (int i = 0; i < 100; i++) {
@@ -120,14 +120,14 @@ static void test_lifecycle(void **state)
     assert_int_equal(docker_list(d, filter, &list, &n), DOCKER_OK);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].state, "exited");
-    docker_list_free(list, n);
+    docker_objects_free(list, n);
 
     assert_int_equal(docker_remove(d, id), DOCKER_OK);
     assert_int_equal(docker_inspect(d, id, &st), DOCKER_ENOTFOUND);
     assert_int_equal(docker_remove(d, id), DOCKER_ENOTFOUND);
     assert_int_equal(docker_list(d, filter, &list, &n), DOCKER_OK);
     assert_int_equal(n, 0);
-    docker_list_free(list, n);
+    docker_objects_free(list, n);
     free(id);
 }
 

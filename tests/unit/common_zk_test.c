@@ -592,6 +592,40 @@ static void test_election(void **state)
     zk_free(admin);
 }
 
+/* Workers on different nodes (SPAWNER=swarm) may have the same host pid: the election
+ * stays ordered by pid, and equal pids are ordered by worker id, the same on every node. */
+static void test_election_equal_pids(void **state)
+{
+    (void)state;
+    struct zk *admin = zk_new(hosts, SESSION_MS, 10000);
+    assert_non_null(admin);
+    atomic_store(&masters_now, 0);
+    atomic_store(&masters_max, 0);
+    /* held while they join, so that the first to join does not simply take it */
+    assert_int_equal(zk_create(admin, ZKP_MASTER, "old", 3, ZKF_EPHEMERAL, NULL, 0), ZK_OK);
+    struct cand c[3] = {{.id = "w-bb", .pid = 4242}, {.id = "w-aa", .pid = 4242}, {.id = "w-cc", .pid = 4243}};
+    for (int i = 0; i < 3; i++)
+        cand_start(&c[i]);
+    sleep_ms(300);
+    assert_int_equal(zk_delete(admin, ZKP_MASTER), ZK_OK);
+    /* 4242 twice: w-aa before w-bb; 4243 after both */
+    struct master_is mi = {admin, "w-aa"};
+    assert_true(wait_for(master_is, &mi, 5000));
+    assert_true(wait_for(cand_is_master, &c[1], 5000));
+    assert_true(wait_for(cand_is_slave, &c[0], 5000));
+    cand_crash(&c[1]);
+    mi.id = "w-bb";
+    assert_true(wait_for(master_is, &mi, 5000));
+    assert_true(wait_for(cand_is_slave, &c[2], 5000));
+    assert_true(atomic_load(&masters_max) <= 1);
+    for (int i = 0; i < 3; i++)
+        if (c[i].zk) {
+            election_free(c[i].el);
+            zk_free(c[i].zk);
+        }
+    zk_free(admin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_session_expiry),
         cmocka_unit_test(test_membership),
         cmocka_unit_test(test_election),
+        cmocka_unit_test(test_election_equal_pids),
     };
     if (!getenv("ZK_TEST_HOSTS") && access("/usr/share/java/zookeeper.jar", R_OK) != 0) {
         printf("SKIP: no ZooKeeper (set ZK_TEST_HOSTS or install the zookeeper package)\n");

@@ -25,7 +25,7 @@ static int test_image_ensure(struct docker *d)
     if (have < 0)
         return -1;
     if (access("/bin/busybox", X_OK) != 0) {
-        printf("SKIP: no /bin/busybox to build %s (apt-get install busybox-static)\n", TEST_IMAGE);
+        printf("cannot build %s: no /bin/busybox (scripts/install-deps.sh installs busybox-static)\n", TEST_IMAGE);
         return -1;
     }
     char dir[] = "/tmp/rs-image-XXXXXX";

@@ -30,6 +30,20 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* SIGKILLs the worker and waits until it shows as stopped (pid 0) in *w. */
+static void kill_until_stopped(struct spawner *sp, const char *id, struct spawner_worker *w)
+{
+    assert_int_equal(spawner_kill(sp, id, SIGKILL), SPAWNER_OK);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(spawner_inspect(sp, id, w), SPAWNER_OK);
+        if (!w->running)
+            break;
+        sleep_ms(50);
+    }
+    assert_false(w->running);
+    assert_int_equal(w->pid, 0);
+}
+
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -138,16 +152,8 @@ static void test_process_lifecycle(void **state)
     free(list);
 
     /* A crash: the child is reaped (no zombie) and shows as stopped until removed. */
-    assert_int_equal(spawner_kill(sp, m.id, SIGKILL), SPAWNER_OK);
     struct spawner_worker w;
-    for (int i = 0; i < 100; i++) {
-        assert_int_equal(spawner_inspect(sp, m.id, &w), SPAWNER_OK);
-        if (!w.running)
-            break;
-        sleep_ms(20);
-    }
-    assert_false(w.running);
-    assert_int_equal(w.pid, 0);
+    kill_until_stopped(sp, m.id, &w);
     assert_int_equal(w.exit_code, 128 + SIGKILL);
     assert_int_equal(proc_state(m.pid), 0);  /* gone, not a zombie */
     assert_int_equal(spawner_kill(sp, m.id, SIGKILL), SPAWNER_ENOTRUNNING);
@@ -307,16 +313,8 @@ static void test_docker_fleet(void **state)
     free(list);
 
     /* Crash the master: stopped, still listed, pid 0, until removed. */
-    assert_int_equal(spawner_kill(sp, m.id, SIGKILL), SPAWNER_OK);
     struct spawner_worker w;
-    for (int i = 0; i < 100; i++) {
-        assert_int_equal(spawner_inspect(sp, m.id, &w), SPAWNER_OK);
-        if (!w.running)
-            break;
-        sleep_ms(50);
-    }
-    assert_false(w.running);
-    assert_int_equal(w.pid, 0);
+    kill_until_stopped(sp, m.id, &w);
     assert_int_equal(spawner_kill(sp, m.id, SIGKILL), SPAWNER_ENOTRUNNING);
     assert_int_equal(spawner_remove(sp, m.id), SPAWNER_OK);
     assert_int_equal(spawner_inspect(sp, m.id, &w), SPAWNER_ENOTFOUND);

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "../../users/users.h"
-#include "../../users/validate.h"
+#include "validate.h"
 
 static void test_usernames(void **state)
 {

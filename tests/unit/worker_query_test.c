@@ -411,6 +411,54 @@ static void test_big_and_repeated_requests(void **state)
     free(big);
 }
 
+/* {"table":"rides","<key>":["id","id",...]} with n entries; the caller frees it. */
+static json_t *repeated(const char *key, const char *col, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(col));
+    return json_pack("{s:s,s:o}", "table", "rides", key, a);
+}
+
+/* docs/API.md "Limits": each column at most once, limit at most QUERY_MAX_LIMIT. */
+static void test_request_caps(void **state)
+{
+    (void)state;
+    char err[256];
+    query *q;
+    static const char *const bad[] = {
+        "{\"table\":\"users\",\"columns\":[\"id\",\"id\"]}",
+        "{\"table\":\"users\",\"columns\":[\"id\",\"username\",\"password\",\"id\"]}",
+        "{\"table\":\"users\",\"order\":[\"id\",\"-id\"]}",
+        "{\"table\":\"users\",\"order\":[\"username\",\"username\"]}",
+        "{\"table\":\"users\",\"limit\":10001}",
+        "{\"table\":\"users\",\"limit\":9223372036854775807}",
+        "{\"table\":\"users\",\"where\":{\"id\":1,\"username\":\"a\",\"password\":\"b\",\"x\":1}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *req = json_loads(bad[i], 0, NULL);
+        assert_non_null(req);
+        err[0] = '\0';
+        assert_int_equal(query_compile_read(req, &q, err, sizeof err), QUERY_EINVALID);
+        assert_true(strlen(err) > 0);
+        json_decref(req);
+    }
+    /* the 2,001-column request of issue 10, in columns and in order */
+    static const char *const keys[] = {"columns", "order"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *req = repeated(keys[k], "id", 2001);
+        assert_int_equal(query_compile_read(req, &q, err, sizeof err), QUERY_EINVALID);
+        assert_non_null(strstr(err, "more columns than"));
+        json_decref(req);
+    }
+    /* every column once, in any order, and the maximum limit are fine */
+    json_t *ok = json_loads("{\"table\":\"rides\",\"columns\":[\"destination\",\"id\",\"source\",\"timestamp\","
+                            "\"created_by\"],\"order\":[\"-timestamp\",\"id\"],\"limit\":10000}", 0, NULL);
+    assert_int_equal(query_compile_read(ok, &q, err, sizeof err), QUERY_OK);
+    query_free(q);
+    json_decref(ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_injection_strings_are_data, setup, teardown),
         cmocka_unit_test(test_sql_uses_only_whitelisted_names),
         cmocka_unit_test_setup_teardown(test_big_and_repeated_requests, setup, teardown),
+        cmocka_unit_test(test_request_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,15 @@ static long users_in(store *s)
     return n;
 }
 
+/* This worker's own store, <dir>/<name>, its path in path (128 bytes). */
+static store *own_store(const char *name, char *path)
+{
+    snprintf(path, 128, "%s/%s", dir, name);
+    store *own = store_new(path);
+    assert_non_null(own);
+    return own;
+}
+
 static void takes_the_highest_sequence(void **state)
 {
     (void)state;
@@ -71,8 +80,7 @@ static void takes_the_highest_sequence(void **state)
     make_db("fresh.db", 3, 9);
     make_db("mid.db", 4, 7);
     char own_path[128];
-    snprintf(own_path, sizeof own_path, "%s/new.db", dir);
-    store *own = store_new(own_path);
+    store *own = own_store("new.db", own_path);
     assert_int_equal(seed_from_freshest(own, own_path), 1);
     int64_t seq = 0;
     assert_int_equal(store_applied_seq(own, &seq), 0);
@@ -89,9 +97,40 @@ static void keeps_its_own_when_it_is_freshest(void **state)
     make_db("other.db", 1, 3);
     make_db("mine.db", 2, 4);
     char own_path[128];
-    snprintf(own_path, sizeof own_path, "%s/mine.db", dir);
-    store *own = store_new(own_path);
+    store *own = own_store("mine.db", own_path);
     assert_int_equal(seed_from_freshest(own, own_path), 0);
+    assert_int_equal(users_in(own), 2);
+    store_free(own);
+}
+
+static void set_term(const char *name, int64_t term)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    store *s = store_new(path);
+    assert_non_null(s);
+    assert_int_equal(store_set_term(s, term), 0);
+    store_free(s);
+}
+
+/* A fenced master's file runs ahead in sequence with writes nobody acknowledged; the
+ * newer term's copy is the one that holds every answered write. */
+static void a_newer_term_beats_a_longer_sequence(void **state)
+{
+    (void)state;
+    make_db("fenced.db", 5, 12);
+    set_term("fenced.db", 1);
+    make_db("successor.db", 2, 10);
+    set_term("successor.db", 2);
+    make_db("demoted.db", 6, 20); /* a fenced master demotes its own file to term 0 */
+    char own_path[128];
+    store *own = own_store("seeder.db", own_path);
+    assert_int_equal(seed_from_freshest(own, own_path), 1);
+    int64_t seq = 0, term = 0;
+    assert_int_equal(store_applied_seq(own, &seq), 0);
+    assert_int_equal(store_term(own, &term), 0);
+    assert_int_equal(seq, 10);
+    assert_int_equal(term, 2);
     assert_int_equal(users_in(own), 2);
     store_free(own);
 }
@@ -105,8 +144,7 @@ static void ignores_files_that_are_not_databases(void **state)
     fputs("not a database at all", f);
     fclose(f);
     char own_path[128];
-    snprintf(own_path, sizeof own_path, "%s/solo.db", dir);
-    store *own = store_new(own_path);
+    store *own = own_store("solo.db", own_path);
     assert_int_equal(seed_from_freshest(own, own_path), 0);
     store_free(own);
 }
@@ -116,6 +154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(takes_the_highest_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(keeps_its_own_when_it_is_freshest, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_newer_term_beats_a_longer_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(ignores_files_that_are_not_databases, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* worker_store_test.c - the worker's SQLite store: schema and pragmas, applied_seq,
- * nested transactions, clear, the write log, cascades, and snapshots out and in. */
+ * nested transactions, clear, the write log and its retention, cascades, and snapshot
+ * files written and installed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,62 +223,79 @@ static void test_write_log(void **state)
     int64_t seq = 0;
     assert_int_equal(store_log_get(s, "req-1", &seq, &resp), 0);
     assert_null(resp);
-    assert_int_equal(store_log_put(s, "req-1", 1, "{\"status\":200}"), 0);
-    assert_int_equal(store_log_put(s, "req-2", 2, "{\"status\":200,\"body\":2}"), 0);
+    assert_int_equal(store_log_put(s, "req-1", 1, "{\"status\":200}", 100), 0);
+    assert_int_equal(store_log_put(s, "req-2", 2, "{\"status\":200,\"body\":2}", 100), 0);
     assert_int_equal(store_log_get(s, "req-1", &seq, &resp), 1);
     assert_int_equal(seq, 1);
     assert_string_equal(resp, "{\"status\":200}");
     free(resp);
-    assert_int_equal(store_log_put(s, "req-1", 3, "again"), 0); /* replaced, not a failure */
-    assert_int_equal(store_log_prune(s, 2), 0);
+    assert_int_equal(store_log_put(s, "req-1", 3, "again", 200), 0); /* replaced, not a failure */
+    assert_int_equal(store_log_prune(s, 2, 150), 0);
     assert_int_equal(store_log_get(s, "req-2", &seq, &resp), 0);
     assert_int_equal(store_log_get(s, "req-1", &seq, &resp), 1);
     assert_string_equal(resp, "again");
     free(resp);
 }
 
-static void test_write_log_keeps_the_newest(void **state)
+/* Writes n log entries, entry i at unix time at0 + i * step. */
+static void fill_log(store *s, int n, int64_t at0, int64_t step)
 {
-    struct fixture *f = *state;
-    store *s = f->s[0];
     char id[32];
     assert_int_equal(store_begin(s), 0);
-    for (int i = 1; i <= 12000; i++) {
+    for (int i = 1; i <= n; i++) {
         snprintf(id, sizeof id, "r%d", i);
-        assert_int_equal(store_log_put(s, id, i, "{}"), 0);
+        assert_int_equal(store_log_put(s, id, i, "{}", at0 + i * step), 0);
     }
     assert_int_equal(store_commit(s), 0);
-    int64_t n = count(s, "write_log");
-    assert_true(n >= 10000 && n < 10300);
+}
+
+/* Older than a day and beyond the newest 100,000: gone; either one alone keeps it. */
+static void test_write_log_keeps_a_day_or_100000(void **state)
+{
+    struct fixture *f = *state;
+    fill_log(f->s[0], 102400, 0, 10); /* 10 s apart: the oldest are days old */
+    assert_int_equal(count(f->s[0], "write_log"), 100000);
     char *resp = NULL;
-    assert_int_equal(store_log_get(s, "r12000", NULL, &resp), 1);
+    assert_int_equal(store_log_get(f->s[0], "r102400", NULL, &resp), 1);
     free(resp);
-    assert_int_equal(store_log_get(s, "r1", NULL, &resp), 0);
+    assert_int_equal(store_log_get(f->s[0], "r2400", NULL, &resp), 0);
+    assert_int_equal(store_log_get(f->s[0], "r2401", NULL, &resp), 1);
+    free(resp);
+    fill_log(f->s[1], 102400, 1000000, 0); /* all within the day: all kept */
+    assert_int_equal(count(f->s[1], "write_log"), 102400);
+}
+
+/* A snapshot file of s[0] installed in s[1]. */
+static void copy_over(struct fixture *f, int64_t *seq, int64_t *term)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s.snap", f->path[0]);
+    assert_int_equal(store_snapshot_file(f->s[0], path, seq, term), 0);
+    assert_int_equal(store_install(f->s[1], path), 0);
+    unlink(path);
 }
 
 static void test_snapshot_round_trip(void **state)
 {
     struct fixture *f = *state;
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    int64_t seq = 0;
+    int64_t seq = 0, term = 0;
     seed(f->s[0]);
-    assert_int_equal(store_log_put(f->s[0], "req-9", 6, "{\"x\":1}"), 0);
+    assert_int_equal(store_log_put(f->s[0], "req-9", 6, "{\"x\":1}", 5), 0);
     assert_int_equal(store_set_applied_seq(f->s[0], 6), 0);
+    assert_int_equal(store_set_term(f->s[0], 4), 0);
     /* the target holds other data that must disappear */
     must_write(f->s[1], "{\"table\":\"users\",\"insert\":{\"username\":\"stale\",\"password\":\"" PW "\"}}");
     assert_int_equal(store_set_applied_seq(f->s[1], 99), 0);
 
-    assert_int_equal(store_snapshot_out(f->s[0], &buf, &len, &seq), 0);
+    copy_over(f, &seq, &term);
     assert_int_equal(seq, 6);
-    assert_true(len > 0 && len % 512 == 0);
-    assert_int_equal(memcmp(buf, "SQLite format 3", 16), 0);
-    assert_int_equal(store_snapshot_in(f->s[1], buf, len, seq), 0);
-    sqlite3_free(buf);
+    assert_int_equal(term, 4);
 
     int64_t got;
     assert_int_equal(store_applied_seq(f->s[1], &got), 0);
     assert_int_equal(got, 6);
+    assert_int_equal(store_term(f->s[1], &got), 0);
+    assert_int_equal(got, 4);
     assert_int_equal(count(f->s[1], "users"), 2);
     assert_int_equal(count(f->s[1], "rides"), 2);
     assert_int_equal(count(f->s[1], "ride_users"), 2);
@@ -308,48 +326,49 @@ static void test_snapshot_round_trip(void **state)
     assert_int_equal(got, 6);
 }
 
-static void test_snapshot_seq_header_wins(void **state)
+/* Writes len bytes of buf to a fresh file; its path. */
+static const char *junk_file(const char *path, const void *buf, size_t len)
 {
-    struct fixture *f = *state;
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    int64_t seq = 0;
-    assert_int_equal(store_set_applied_seq(f->s[0], 5), 0);
-    assert_int_equal(store_snapshot_out(f->s[0], &buf, &len, &seq), 0);
-    assert_int_equal(store_snapshot_in(f->s[1], buf, len, 7), 0);
-    sqlite3_free(buf);
-    assert_int_equal(store_applied_seq(f->s[1], &seq), 0);
-    assert_int_equal(seq, 7);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, len, fp), len);
+    fclose(fp);
+    return path;
 }
 
 static void test_bad_snapshots_change_nothing(void **state)
 {
     struct fixture *f = *state;
+    char path[96];
+    snprintf(path, sizeof path, "%s.junk", f->path[1]);
     seed(f->s[1]);
     assert_int_equal(store_set_applied_seq(f->s[1], 3), 0);
     static const char junk[] = "this is not a database at all, not even close";
-    assert_int_equal(store_snapshot_in(f->s[1], junk, sizeof junk, 10), -1);
-    assert_int_equal(store_snapshot_in(f->s[1], "", 0, 10), -1);
+    assert_int_equal(store_install(f->s[1], junk_file(path, junk, sizeof junk)), -1);
+    assert_int_equal(store_install(f->s[1], junk_file(path, "", 0)), -1);
+    assert_int_equal(store_install(f->s[1], "/nonexistent/dir/x.db"), -1);
 
     /* a real database without our tables */
     sqlite3 *other;
-    assert_int_equal(sqlite3_open(":memory:", &other), SQLITE_OK);
+    unlink(path);
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_int64 size;
-    unsigned char *img = sqlite3_serialize(other, "main", &size, 0);
-    assert_non_null(img);
-    assert_int_equal(store_snapshot_in(f->s[1], img, (size_t)size, 10), -1);
-    sqlite3_free(img);
     sqlite3_close(other);
+    assert_int_equal(store_install(f->s[1], path), -1);
 
     /* truncated */
-    unsigned char *buf;
-    size_t len;
-    int64_t seq;
+    int64_t seq, term;
     seed(f->s[0]);
-    assert_int_equal(store_snapshot_out(f->s[0], &buf, &len, &seq), 0);
-    assert_int_not_equal(store_snapshot_in(f->s[1], buf, len / 2, 10), 0);
-    sqlite3_free(buf);
+    char good[96];
+    snprintf(good, sizeof good, "%s.snap", f->path[0]);
+    assert_int_equal(store_snapshot_file(f->s[0], good, &seq, &term), 0);
+    FILE *fp = fopen(good, "rb");
+    static unsigned char half[1 << 16];
+    size_t n = fread(half, 1, sizeof half, fp);
+    fclose(fp);
+    unlink(good);
+    assert_int_not_equal(store_install(f->s[1], junk_file(path, half, n / 2)), 0);
+    remove_db(path);
 
     int64_t got;
     assert_int_equal(store_applied_seq(f->s[1], &got), 0);
@@ -384,9 +403,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ids_are_not_reused_without_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleting_a_user_cascades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_log_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_log_keeps_a_day_or_100000, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot_seq_header_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_snapshots_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statement_cache_survives_many_shapes, setup, teardown),
     };
