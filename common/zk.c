@@ -199,6 +199,12 @@ static int open_handle(struct zk *zk)
         free(h);
         return ZK_ERR;
     }
+    /* Names are looked up again only when the connection is lost, not on every poll of
+     * the socket (the library's default). A lookup that stalls (the swarm tier saw one
+     * take 3.7 s, over and over, after a member was cut off its network) stalls the
+     * library's I/O thread with it, and a healthy session misses its pings and expires. */
+    if (zoo_set_servers_resolution_delay(zh, -1) != ZOK)
+        log_warn("zk: cannot turn off routine name lookups; a slow DNS may expire sessions");
     zk->zh = zh;
     zk->hctx = h;
     return ZK_OK;
