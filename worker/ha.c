@@ -19,6 +19,7 @@
 #define CONNECT_WAIT_MS 30000
 #define PID_WAIT_MS 30000
 #define CLAIM_MAX_MS 30000 /* a hinted master waits at most this long for a master to exist */
+#define FENCE_TIMEOUT_MS 2000 /* a term check that takes longer answers "cannot tell" */
 #define ORPHAN_CHECK_S 0.5    /* how often an unsynced slave looks for a master */
 
 struct ha {
@@ -200,10 +201,10 @@ int ha_begin_term(int64_t floor, int64_t *term, void *ud)
     return 0;
 }
 
-static int fence(long timeout_ms, void *ud)
+static int fence(void *ud)
 {
     ha *h = ud;
-    int rc = term_check(h->zk, &h->term, timeout_ms);
+    int rc = term_check(h->zk, &h->term, FENCE_TIMEOUT_MS);
     return rc == ZK_OK ? 0 : rc == ZK_EBADVERSION ? 1 : -1;
 }
 

@@ -8,9 +8,9 @@
  * order (docs/DESIGN.md "Fencing", "Master write rules"): every write applied in its own
  * savepoint with its own sequence, inside one transaction; one sync message for them all
  * published and confirmed into every slave queue; the commit; the term checked against
- * ZooKeeper once; each answer; one ack for all. A master whose term is over, or cannot be
- * confirmed, answers 504 instead of 200 and acks nothing: the writes return to writeQ for
- * the next master, which holds them already or applies them. */
+ * ZooKeeper once; each answer; one ack for all. A master whose term is over stops before
+ * the answers: the writes return to writeQ for the next master, which holds them already
+ * or applies them. */
 #include "master.h"
 
 #include "clock.h"
@@ -36,12 +36,6 @@
  * the confirm, the term check and the answer's way back. */
 #define DEADLINE_MARGIN_MS 500
 #define SNAPSHOT_REQUEST_MAX_AGE_MS 3000 /* a slave asks again after this long */
-/* The term check takes at most this long (a slower one answers "cannot tell"), and less
- * when a caller's deadline is nearer, so that the 504 of fenced() reaches it in time;
- * never less than the floor, a healthy ZooKeeper's round trip with room to spare. */
-#define FENCE_TIMEOUT_MS 2000
-#define FENCE_TIMEOUT_FLOOR_MS 200
-#define ANSWER_SLACK_MS 100 /* an answer's way back to the orchestrator */
 
 /* One write of a batch: what its message said and what becomes of it. */
 struct item {
@@ -291,57 +285,22 @@ static void decide(struct master *m, struct item *it)
 
 /* ---- a batch ---- */
 
-/* How long the term check may take: until the nearest deadline of the batch's callers,
- * less the answer's way back, within [FENCE_TIMEOUT_FLOOR_MS, FENCE_TIMEOUT_MS]. */
-static long fence_budget_ms(const struct master *m)
-{
-    int64_t budget = FENCE_TIMEOUT_MS, now = clock_wall_ms();
-    for (size_t i = 0; i < m->n; i++) {
-        int64_t deadline = m->batch[i].m.w.deadline;
-        if (deadline && deadline - now - ANSWER_SLACK_MS < budget)
-            budget = deadline - now - ANSWER_SLACK_MS;
-    }
-    return budget < FENCE_TIMEOUT_FLOOR_MS ? FENCE_TIMEOUT_FLOOR_MS : (long)budget;
-}
-
-/* The answers of a batch whose term cannot be vouched for. Its writes are committed here
- * and confirmed into every slave queue, so they may well outlive this term, and only the
- * next master can tell: each caller hears 504 ("outcome unknown"), never a 200 and never
- * the silence that the orchestrator would turn into a 503, which promises "not applied"
- * (docs/DESIGN.md "Ghost writes"). Refused writes keep their refusal. */
-static void answer_unknown(struct master *m)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        struct item *it = &m->batch[i];
-        int rc = it->status == 200
-                     ? wire_answer_error(m->c, CH, &it->env, m->w->id, 504,
-                                         "the master committed this write but could not confirm its term: it may "
-                                         "or may not survive the next master; retry it with the same "
-                                         "Idempotency-Key to learn its outcome")
-                     : wire_answer_error(m->c, CH, &it->env, m->w->id, it->status, it->err);
-        if (rc < 0)
-            return; /* the connection broke: the orchestrator says 504 or waits for the next master */
-    }
-}
-
 /* The last gate before an acknowledgement (see the file comment). 0: answer;
- * MASTER_ABDICATED: our term is over or cannot be vouched for; nothing is acked and no
- * 200 is answered. */
+ * MASTER_ABDICATED: our term is over or cannot be vouched for, answer nothing. */
 static int fenced(struct master *m)
 {
     const struct worker_ctx *w = m->w;
-    int f = w->fence ? w->fence(fence_budget_ms(m), w->seam_ud) : 0;
+    int f = w->fence ? w->fence(w->seam_ud) : 0;
     if (f == 0)
         return 0;
-    answer_unknown(m);
     if (f > 0) {
         log_error("master: ALARM: term %" PRId64 " is over; %zu write(s) up to seq %" PRId64 " were committed here "
-                  "but are answered 504, and this copy is demoted so that it never seeds a fleet",
+                  "but are not acknowledged, and this copy is demoted so that it never seeds a fleet",
                   m->term, m->n, m->applied);
         store_set_term(m->s, 0);
     } else {
-        log_warn("master: cannot confirm term %" PRId64 " with ZooKeeper; %zu write(s) answered 504 and left "
-                 "unacked for the next master", m->term, m->n);
+        log_warn("master: cannot confirm term %" PRId64 " with ZooKeeper; %zu write(s) go back unanswered", m->term,
+                 m->n);
     }
     return MASTER_ABDICATED;
 }

@@ -143,7 +143,7 @@ static int apply_sync(struct slave *sl, int64_t term, const struct wire_sync_wri
     return 0;
 }
 
-/* An older term's message: its master was fenced, answered no 200 for it, and the new
+/* An older term's message: its master was fenced, answered nothing for it, and the new
  * master does not hold it. Refused, never applied: the alarm of docs/DESIGN.md. */
 static void refuse_fenced(struct slave *sl, int64_t term, int64_t seq, int begin)
 {
@@ -152,7 +152,7 @@ static void refuse_fenced(struct slave *sl, int64_t term, int64_t seq, int begin
                  begin ? "begin marker" : "write", term, seq);
     else
         log_error("slave: ALARM: refused a %s of old term %" PRId64 " at seq %" PRId64 " (we follow term %" PRId64
-                  "): a fenced master published it and answered no 200",
+                  "): a fenced master published it and answered nothing",
                   begin ? "begin marker" : "write", term, seq, sl->st.term);
 }
 

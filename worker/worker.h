@@ -39,9 +39,8 @@ struct worker_ctx {
     int (*begin_term)(int64_t floor, int64_t *term, void *ud);
     /* Asked before every acknowledgement, after the write is confirmed into every slave
      * queue: 0 while our term is still the fleet's current one, by a read that cannot be
-     * stale and that takes at most timeout_ms; anything else means fenced or unknown, and
-     * no 200 may be answered. */
-    int (*fence)(long timeout_ms, void *ud);
+     * stale; anything else means fenced or unknown, and nothing may be answered. */
+    int (*fence)(void *ud);
     /* Called on every turn of a role's loop with its role and applied sequence; the
      * ZooKeeper code publishes it now and then for the orchestrator's metrics. */
     void (*report)(enum member_role role, int64_t applied, void *ud);
