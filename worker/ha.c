@@ -180,19 +180,32 @@ static void on_synced(int synced, void *ud)
     h->orphan_since = 0;
 }
 
+static int holds_master(ha *h)
+{
+    char *holder = election_master_id(h->zk);
+    int ours = holder && strcmp(holder, h->id) == 0;
+    free(holder);
+    return ours;
+}
+
 int ha_begin_term(int64_t floor, int64_t *term, void *ud)
 {
     ha *h = ud;
+    /* Only the holder of the master node may begin a term. A deposed master that wakes
+     * up (frozen past its session) and finds its broker connection gone reconnects and
+     * would begin one: the term would move under its successor, whose next term check
+     * then fails, and it steps down with its batch unanswered, for nothing. */
+    if (!holds_master(h)) {
+        log_error("ha: %s does not hold the master node; it begins no term", h->id);
+        return -1;
+    }
     if (term_begin(h->zk, floor, &h->term) < 0) {
         log_error("ha: %s cannot begin a term in ZooKeeper", h->id);
         return -1;
     }
     /* Read after our own write on the same session: if we still hold the master node now,
      * nobody can have begun a later term before ours. */
-    char *holder = election_master_id(h->zk);
-    int ours = holder && strcmp(holder, h->id) == 0;
-    free(holder);
-    if (!ours) {
+    if (!holds_master(h)) {
         log_error("ha: %s lost the election while beginning term %lld", h->id, (long long)h->term.number);
         return -1;
     }
