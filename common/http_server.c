@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "http_auth.h"
 #include "http_metrics.h"
@@ -67,7 +68,7 @@ struct http_req {
     json_t *object; /* the body parsed by http_req_object_or_reply; NULL until then */
     int route; /* the route that took it, -1 for none */
     http_reply *reply; /* set by the handler thread, sent by the event loop */
-    struct timespec start;
+    double start; /* clock_mono_s() when its headers were in */
 };
 
 struct http_reply {
@@ -465,7 +466,7 @@ static http_req *req_new(struct MHD_Connection *conn, const char *method, const 
     req->method = method;
     req->path = url;
     req->route = -1;
-    clock_gettime(CLOCK_MONOTONIC, &req->start);
+    req->start = clock_mono_s();
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY)
         req->too_large = 1;
@@ -527,10 +528,7 @@ static http_reply *handle(http_server *srv, http_req *req)
     http_reply *r = req->too_large ? http_reply_error(413, "the request body is larger than %d bytes", HTTP_MAX_BODY)
                                    : dispatch(srv, req);
     http_reply_header(r, "X-Request-Id", id);
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    http_metrics_observe(srv->metrics, req->route, r->status,
-                         (double)(end.tv_sec - req->start.tv_sec) + (double)(end.tv_nsec - req->start.tv_nsec) / 1e9);
+    http_metrics_observe(srv->metrics, req->route, r->status, clock_mono_s() - req->start);
     log_set_request_id(NULL);
     return r;
 }

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "jsonx.h"
 #include "log.h"
 #include "sbuf.h"
@@ -85,12 +85,10 @@ void events_emit(events *e, const char *type, json_t *fields, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     json_t *o = fields ? fields : json_object();
     json_object_set_new(o, "type", json_string(type));
     json_object_set_new(o, "message", json_string(msg));
-    json_object_set_new(o, "time", json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+    json_object_set_new(o, "time", json_integer((json_int_t)clock_wall_ms()));
     pthread_mutex_lock(&e->lock);
     long long id = e->next_id++;
     json_object_set_new(o, "id", json_integer(id));

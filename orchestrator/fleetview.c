@@ -115,10 +115,8 @@ static void on_zk_state(enum zk_state state, void *ud)
 /* {"time", "broker", "zookeeper", "master", "workers", "autoscaler", "sample"} */
 static json_t *snapshot(fleetview *fv, const struct stats_sample *last)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     json_t *o = fv->sup ? supervisor_fleet(fv->sup) : json_pack("{s:[],s:n}", "workers", "autoscaler");
-    json_object_set_new(o, "time", json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+    json_object_set_new(o, "time", json_integer((json_int_t)clock_wall_ms()));
     json_object_set_new(o, "broker", json_boolean(rpc_client_ready(fv->rpc)));
     json_object_set_new(o, "zookeeper", fv->zk ? json_boolean(atomic_load(&fv->zk_up)) : json_null());
     pthread_mutex_lock(&fv->lock);

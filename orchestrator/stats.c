@@ -8,8 +8,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "xalloc.h"
 
 #define NBUCKETS 64
@@ -83,9 +83,7 @@ static double hist_take(struct hist *h, double *p50, double *p99)
 
 void stats_sample(stats *s, double dt, struct stats_sample *out)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    out->time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    out->time = (double)clock_wall_ms() / 1000.0;
     if (dt <= 0)
         dt = 1;
     out->reads = hist_take(&s->h[STATS_READ], &out->read_p50, &out->read_p99) / dt;
